@@ -1,0 +1,60 @@
+"""Config validation, chunk discovery and input functions shared by every rule."""
+
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from elasticc_classification import layout
+from elasticc_classification.mock import MODELS as MOCK_MODELS
+
+
+validate(config, schema="../config/schema.yaml")
+
+RESULTS = Path(config["results_dir"])
+LOGS = RESULTS / "logs"
+
+# Final outputs of every stage; each rules/<stage>.smk appends its own.
+ALL_TARGETS = []
+MOCK_DIR = RESULTS / "mock_raw"
+
+
+def _mock_models():
+    m = config["mock"]["models"]
+    return list(MOCK_MODELS) if m == "all" else list(m)
+
+
+def _discover_pairs():
+    """(model, chunk) -> ChunkPair for every chunk the workflow converts."""
+    if config.get("raw_dir"):
+        try:
+            pairs = layout.find_pairs(config["raw_dir"])
+        except layout.LayoutError as e:
+            raise WorkflowError(f"config raw_dir: {e}") from None
+        return {(p.model, p.chunk): p for p in pairs}
+    mc = config["mock"]
+    out = {}
+    for model in _mock_models():
+        for c in range(1, mc["chunks"] + 1):
+            head, phot = layout.chunk_paths(MOCK_DIR, mc["prefix"], model, c)
+            out[(model, f"{c:04d}")] = layout.ChunkPair(model, f"{c:04d}", head, phot)
+    return out
+
+
+PAIRS = _discover_pairs()
+MODELS = sorted({m for m, _ in PAIRS})
+
+
+def chunk_pair(wildcards):
+    """HEAD and PHOT file of one chunk, for the convert rule."""
+    p = PAIRS[(wildcards.model, wildcards.chunk)]
+    return {"head": str(p.head), "phot": str(p.phot)}
+
+
+def all_chunk_files(pattern):
+    """``pattern`` (with {model} and {chunk}) expanded over every chunk pair."""
+    return [pattern.format(model=m, chunk=c) for (m, c) in sorted(PAIRS)]
+
+
+wildcard_constraints:
+    model="[^/]+",
+    chunk="[0-9]+",

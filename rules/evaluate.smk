@@ -1,0 +1,1 @@
+# Rules of the evaluate stage (to be written).

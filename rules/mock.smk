@@ -1,0 +1,1 @@
+# Rules of the mock stage (to be written).

@@ -1,0 +1,1 @@
+# Rules of the predict stage (to be written).

@@ -1,0 +1,1 @@
+# Rules of the tensorize stage (to be written).

@@ -1,0 +1,84 @@
+"""Command line: ``elasticc-classification <command> ...``.
+
+Each command imports its module lazily so that light commands (convert, mock) start fast
+and never import torch. Bad input ends with one ``error: ...`` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError
+from .logs import setup_logging
+
+
+# --- commands ------------------------------------------------------------------------------
+def _cmd_convert(args: argparse.Namespace) -> None:
+    from .snana import convert_pair
+
+    convert_pair(args.head, args.phot, args.out, model=args.model)
+
+
+def _cmd_mock(args: argparse.Namespace) -> None:
+    from .mock import generate
+
+    generate(
+        args.outdir,
+        models=args.models,
+        n_chunks=args.chunks,
+        objects_per_chunk=args.objects_per_chunk,
+        seed=args.seed,
+        prefix=args.prefix,
+    )
+
+
+# --- parser --------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="elasticc-classification",
+        description="Hierarchical classification of ELAsTiCC2 alerts (SNANA FITS -> parquet -> shards -> model).",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("convert", help="SNANA HEAD/PHOT FITS pair -> one parquet, one row per object")
+    c.add_argument("head", type=Path, help="HEAD file (.FITS or .FITS.gz)")
+    c.add_argument("phot", type=Path, help="PHOT file (.FITS or .FITS.gz)")
+    c.add_argument("out", type=Path, help="output parquet")
+    c.add_argument("--model", help="model name for the MODEL column (default: from the directory name)")
+    c.set_defaults(func=_cmd_convert)
+
+    m = sub.add_parser("mock", help="write a synthetic ELAsTiCC2-like training sample in the real SNANA format")
+    m.add_argument("outdir", type=Path)
+    m.add_argument("--models", nargs="+", default=None, help="model names (default: all 32)")
+    m.add_argument("--chunks", type=int, default=2, help="chunk pairs per model (default 2)")
+    m.add_argument("--objects-per-chunk", type=int, default=100, help="objects per chunk pair (default 100)")
+    m.add_argument("--seed", type=int, default=42)
+    m.add_argument("--prefix", default="ELASTICC2_TRAIN_02", help="file prefix (default ELASTICC2_TRAIN_02)")
+    m.set_defaults(func=_cmd_mock)
+
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(level=logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        args.func(args)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

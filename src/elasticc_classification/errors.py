@@ -1,0 +1,38 @@
+"""Exceptions for bad user input, and atomic output files.
+
+Every error a user can cause derives from :class:`InputError`; the CLI and the Snakemake
+scripts print its message alone (what, which file/object, what to do) and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+class InputError(ValueError):
+    """Bad input from the user: the message says what, where, and what to do."""
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it to ``path`` only on success.
+
+    On any exception the temporary file is removed and ``path`` is left untouched, so a
+    failed job never leaves a partial output behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise

@@ -1,0 +1,156 @@
+"""Tensor shards: one file per chunk holding preprocessed light curves, stored once.
+
+A shard is an uncompressed Arrow IPC file, one row per kept object, memory-mappable
+(reading is zero-copy: workers share the page cache instead of copying the data set):
+
+=============  ==========================================  ====================================
+column         Arrow type                                  meaning
+=============  ==========================================  ====================================
+SNID           string                                      object id (always a string here)
+MODEL          string                                      SNANA model name
+leaf           int16                                       taxonomy node index of the true leaf
+split          int8                                        0 train, 1 validation, 2 test
+t0             float64                                     MJD of the first kept observation
+first_det      int32                                       index of the first detection in x
+static         fixed_size_list<float32, S>                 static features, NaN = missing
+x              list<fixed_size_list<float32, F>>           per-observation features, time order
+=============  ==========================================  ====================================
+
+Feature 0 of ``x`` is always the time since the first kept observation in days, so the
+window "up to d days after the first detection" of object i is the observations with
+``x[:, 0] <= x[first_det, 0] + d``. Names of the features, the taxonomy and the
+preprocessing settings are in the schema metadata (key ``elasticc``, JSON).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from .errors import InputError, atomic_output
+
+SPLITS = {"train": 0, "val": 1, "test": 2}
+META_KEY = b"elasticc"
+SHARD_FORMAT = 1
+
+
+@dataclass
+class Shard:
+    """Light curves of many objects, ragged: object i owns ``x[offsets[i]:offsets[i+1]]``."""
+
+    snid: np.ndarray  # (N,) str (object)
+    model: np.ndarray  # (N,) str (object)
+    leaf: np.ndarray  # (N,) int16
+    split: np.ndarray  # (N,) int8
+    t0: np.ndarray  # (N,) float64, MJD
+    first_det: np.ndarray  # (N,) int32
+    static: np.ndarray  # (N, S) float32
+    x: np.ndarray  # (N_obs, F) float32
+    offsets: np.ndarray  # (N + 1,) int64
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.leaf)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def light_curve(self, i: int) -> np.ndarray:
+        return self.x[self.offsets[i] : self.offsets[i + 1]]
+
+
+def write_shard(shard: Shard, path: str | Path) -> None:
+    """Write ``shard`` to ``path`` atomically (temporary name, then rename)."""
+    n, s = shard.static.shape if shard.static.ndim == 2 else (len(shard), 0)
+    f = shard.x.shape[1]
+    if len(shard.offsets) != n + 1 or shard.offsets[-1] != len(shard.x):
+        raise ValueError("offsets do not match x / static")
+    static = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(shard.static, np.float32).ravel()), s)
+    obs = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(shard.x, np.float32).ravel()), f)
+    x = pa.ListArray.from_arrays(pa.array(shard.offsets.astype(np.int32)), obs)
+    meta = dict(shard.meta, format=SHARD_FORMAT)
+    table = pa.table(
+        {
+            "SNID": pa.array(shard.snid.astype(str), pa.string()),
+            "MODEL": pa.array(shard.model.astype(str), pa.string()),
+            "leaf": pa.array(shard.leaf.astype(np.int16)),
+            "split": pa.array(shard.split.astype(np.int8)),
+            "t0": pa.array(shard.t0.astype(np.float64)),
+            "first_det": pa.array(shard.first_det.astype(np.int32)),
+            "static": static,
+            "x": x,
+        }
+    ).replace_schema_metadata({META_KEY: json.dumps(meta)})
+    with atomic_output(path) as tmp:
+        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as w:
+            w.write_table(table, max_chunksize=max(len(table), 1))
+
+
+def read_shard(path: str | Path) -> Shard:
+    """Memory-map a shard (zero-copy for x and static)."""
+    try:
+        table = ipc.open_file(pa.memory_map(str(path))).read_all()
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InputError(f"{path}: not a readable shard ({e}); rerun tensorize for it") from None
+    meta = json.loads(table.schema.metadata.get(META_KEY, b"{}"))
+    if meta.get("format") != SHARD_FORMAT:
+        raise InputError(f"{path}: shard format {meta.get('format')} is not {SHARD_FORMAT}; rerun tensorize")
+    f = len(meta["feature_names"])
+    s = len(meta["static_names"])
+    if table.num_rows == 0:
+        x = np.zeros((0, f), np.float32)
+        offsets = np.zeros(1, np.int64)
+        static = np.zeros((0, s), np.float32)
+    else:
+        xcol = table.column("x").combine_chunks()
+        offsets = xcol.offsets.to_numpy().astype(np.int64)
+        flat = xcol.values.values.to_numpy(zero_copy_only=False) if xcol.values.values.null_count else xcol.values.values.to_numpy()
+        x = flat.reshape(-1, f)[offsets[0] : offsets[-1]]
+        offsets = offsets - offsets[0]
+        st = table.column("static").combine_chunks()
+        static = st.values.to_numpy().reshape(-1, s) if s else np.zeros((table.num_rows, 0), np.float32)
+    return Shard(
+        snid=table.column("SNID").to_numpy(zero_copy_only=False).astype(object),
+        model=table.column("MODEL").to_numpy(zero_copy_only=False).astype(object),
+        leaf=table.column("leaf").to_numpy(),
+        split=table.column("split").to_numpy(),
+        t0=table.column("t0").to_numpy(),
+        first_det=table.column("first_det").to_numpy(),
+        static=static,
+        x=x,
+        offsets=offsets,
+        meta=meta,
+    )
+
+
+def concat_shards(shards: Sequence[Shard]) -> Shard:
+    """One shard holding all objects of ``shards`` (feature layouts must agree)."""
+    if not shards:
+        raise InputError("no shards given")
+    ref = shards[0].meta
+    for sh in shards[1:]:
+        for key in ("feature_names", "static_names"):
+            if sh.meta.get(key) != ref.get(key):
+                raise InputError(f"shards disagree on {key}: rerun tensorize on every chunk with one config")
+    lengths = np.concatenate([sh.lengths for sh in shards])
+    offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return Shard(
+        snid=np.concatenate([sh.snid for sh in shards]),
+        model=np.concatenate([sh.model for sh in shards]),
+        leaf=np.concatenate([sh.leaf for sh in shards]),
+        split=np.concatenate([sh.split for sh in shards]),
+        t0=np.concatenate([sh.t0 for sh in shards]),
+        first_det=np.concatenate([sh.first_det for sh in shards]),
+        static=np.concatenate([sh.static for sh in shards]),
+        x=np.concatenate([sh.x for sh in shards]),
+        offsets=offsets,
+        meta=dict(ref),
+    )
