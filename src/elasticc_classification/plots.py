@@ -1,0 +1,145 @@
+"""Figures (PNG, matplotlib Agg): evaluation plots and the light-curve gallery.
+
+Every function writes one PNG through :func:`errors.atomic_output` and returns nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .errors import InputError, atomic_output  # noqa: E402
+
+
+def _save(fig: "plt.Figure", path: str | Path) -> None:
+    with atomic_output(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+# --- evaluation plots ---------------------------------------------------------------------
+def plot_confusion(cm: np.ndarray, class_names: Sequence[str], title: str, path: str | Path) -> None:
+    """Row-normalised confusion matrix (rows: true class; empty rows stay blank)."""
+    cm = np.asarray(cm, np.float64)
+    rows = cm.sum(axis=1, keepdims=True)
+    norm = np.divide(cm, rows, out=np.full_like(cm, np.nan), where=rows > 0)
+    c = len(class_names)
+    size = max(3.5, 0.45 * c + 2)
+    fig, ax = plt.subplots(figsize=(size, size * 0.9))
+    im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
+    ax.set_xticks(range(c), class_names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(c), [f"{n} ({int(k)})" for n, k in zip(class_names, rows[:, 0])], fontsize=8)
+    if c <= 20:
+        for i, j in zip(*np.nonzero(np.isfinite(norm) & (norm >= 0.005))):
+            ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class (objects)")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
+    _save(fig, path)
+
+
+def plot_f1_vs_days(records: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+    """Macro F1 against days since the first detection, one line per level; "full" as a marker at the right."""
+    levels = list(dict.fromkeys(r["level"] for r in records))
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    finite_days = sorted({int(r["days"]) for r in records if r["days"] != "full"})
+    x_full = (max(finite_days) * 2) if finite_days else 1
+    for level in levels:
+        rs = sorted((r for r in records if r["level"] == level and r["days"] != "full"), key=lambda r: int(r["days"]))
+        line = ax.plot([int(r["days"]) + 0.5 for r in rs], [r["macro_f1"] for r in rs], marker="o", ms=3, label=level)
+        full = [r for r in records if r["level"] == level and r["days"] == "full"]
+        if full:
+            ax.plot([x_full], [full[0]["macro_f1"]], marker="*", ms=9, color=line[0].get_color())
+    ax.set_xscale("log")
+    ticks = [d + 0.5 for d in finite_days] + [x_full]
+    ax.set_xticks(ticks, [str(d) for d in finite_days] + ["full"], fontsize=7)
+    ax.minorticks_off()
+    ax.set_xlabel("days since the first detection")
+    ax.set_ylabel("macro F1 (test split)")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], title: str, path: str | Path) -> None:
+    """One-vs-rest ROC curve of every leaf, AUC in the legend (classes without test objects are left out)."""
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    cmap = plt.get_cmap("tab20")
+    for k, (name, (fpr, tpr, auc)) in enumerate(curves.items()):
+        if np.isfinite(auc):
+            ax.plot(fpr, tpr, lw=1.2, color=cmap(k % 20), label=f"{name} (AUC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=6, loc="lower right", ncol=2 if len(curves) > 10 else 1)
+    _save(fig, path)
+
+
+def plot_reliability(diagrams: Mapping[str, Mapping[str, Any]], title: str, path: str | Path) -> None:
+    """Reliability diagram (accuracy vs mean confidence per bin) per level, ECE in the legend."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8, label="perfect calibration")
+    for level, d in diagrams.items():
+        ok = np.asarray(d["count"]) > 0
+        ax.plot(np.asarray(d["confidence"])[ok], np.asarray(d["accuracy"])[ok], marker="o", ms=3,
+                label=f"{level} (ECE {d['ece']:.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (probability of the predicted class)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def read_loss_log(metrics_csv: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-epoch losses from a Lightning CSVLogger ``metrics.csv``: ``{column: (epochs, values)}``
+    for every column whose name contains ``loss`` (``*_step`` columns are skipped; a ``*_epoch``
+    column is named without the suffix)."""
+    path = Path(metrics_csv)
+    try:
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as e:
+        raise InputError(f"cannot read the training log {path}: {e.strerror}") from None
+    if not rows or "epoch" not in rows[0]:
+        raise InputError(f"{path}: not a Lightning CSVLogger metrics file (no 'epoch' column)")
+    out = {}
+    for col in rows[0]:
+        if "loss" not in col or col.endswith("_step"):
+            continue
+        pairs = [(float(r["epoch"]), float(r[col])) for r in rows if r.get(col) not in (None, "") and r.get("epoch") not in (None, "")]
+        if not pairs:
+            continue
+        e, v = np.array(pairs).T
+        epochs = np.unique(e)
+        means = np.array([v[e == k].mean() for k in epochs])  # few epochs: not a hot path
+        out[col.removesuffix("_epoch")] = (epochs, means)
+    return out
+
+
+def plot_loss(metrics_csv: str | Path, path: str | Path) -> None:
+    """Training and validation loss per epoch from the trainer's CSV log."""
+    curves = read_loss_log(metrics_csv)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, (e, v) in sorted(curves.items()):
+        ax.plot(e, v, marker="o", ms=3, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (weighted hierarchical cross-entropy)")
+    if not curves:
+        ax.text(0.5, 0.5, "no loss column in the training log", ha="center", transform=ax.transAxes)
+    else:
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    _save(fig, path)
