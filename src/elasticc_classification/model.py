@@ -1,0 +1,253 @@
+"""The hierarchical classifier (a LightningModule) and the model artifact loader.
+
+Architecture: per-observation features -> normalisation (training-split mean/std) -> LSTM (or
+GRU) over packed sequences (no computation on padding) -> last hidden state of the top layer;
+static (host-galaxy) features -> normalisation, NaN -> 0 plus one missing indicator per feature
+-> MLP; both -> MLP head -> one logit per taxonomy node, divided by a ``temperature`` buffer
+(1 by default; set by calibration). Every normalisation lives in buffers, so a loaded artifact
+needs nothing but raw shard features.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from . import loss as L_
+from .errors import InputError
+from .taxonomy import Taxonomy, TaxonomyError
+
+ARTIFACT_FORMAT = 1
+
+MODEL_DEFAULTS: dict[str, Any] = {
+    "cell": "lstm",  # lstm | gru
+    "hidden": 100,  # recurrent units per layer
+    "layers": 2,
+    "dropout": 0.1,  # between recurrent layers and in the head
+    "static_hidden": 32,  # width of the static-feature branch (0: static features unused)
+    "head_hidden": 64,
+}
+OPTIM_DEFAULTS: dict[str, Any] = {
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "schedule": "plateau",  # plateau | cosine | none
+    "plateau_patience": 3,  # epochs without val-loss improvement before the lr is halved
+    "max_epochs": 30,  # cosine schedule length
+}
+LOSS_DEFAULTS: dict[str, Any] = {"kind": "whce", "alpha": 0.5}  # kind: whce | flat
+
+
+def _merged(defaults: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
+    out = dict(defaults)
+    out.update({k: v for k, v in (given or {}).items() if k in defaults})
+    return out
+
+
+class HierarchicalClassifier(L.LightningModule):
+    """LSTM/GRU + static branch -> one logit per taxonomy node.
+
+    Parameters
+    ----------
+    taxonomy : ``Taxonomy.to_dict()``.
+    feature_names, static_names : shard metadata (F per-observation, S static features).
+    model, optim, loss : sections of the training config (defaults above).
+    preprocess : the shard's preprocessing settings (kept for prediction).
+    provenance : data provenance (shard files, counts), stored in the artifact.
+    """
+
+    def __init__(
+        self,
+        taxonomy: Mapping[str, Any],
+        feature_names: list[str],
+        static_names: list[str],
+        model: Mapping[str, Any] | None = None,
+        optim: Mapping[str, Any] | None = None,
+        loss: Mapping[str, Any] | None = None,
+        preprocess: Mapping[str, Any] | None = None,
+        provenance: Mapping[str, Any] | None = None,
+        artifact_format: int = ARTIFACT_FORMAT,
+    ):
+        super().__init__()
+        model = _merged(MODEL_DEFAULTS, model)
+        optim = _merged(OPTIM_DEFAULTS, optim)
+        loss = _merged(LOSS_DEFAULTS, loss)
+        self.save_hyperparameters(
+            {
+                "taxonomy": dict(taxonomy),
+                "feature_names": list(feature_names),
+                "static_names": list(static_names),
+                "model": model,
+                "optim": optim,
+                "loss": loss,
+                "preprocess": dict(preprocess or {}),
+                "provenance": dict(provenance or {}),
+                "artifact_format": int(artifact_format),
+            }
+        )
+        self.taxonomy = Taxonomy.from_dict(taxonomy, "model taxonomy")
+        self.tree = L_.TreeIndex(self.taxonomy)
+        n_f, n_s, n_nodes = len(feature_names), len(static_names), self.taxonomy.n_nodes
+        if n_f < 1:
+            raise InputError("the model needs at least one per-observation feature")
+        self.register_buffer("x_mean", torch.zeros(n_f))
+        self.register_buffer("x_std", torch.ones(n_f))
+        self.register_buffer("static_mean", torch.zeros(n_s))
+        self.register_buffer("static_std", torch.ones(n_s))
+        self.register_buffer("node_weight", torch.ones(n_nodes))  # W_c of the loss
+        self.register_buffer("temperature", torch.ones(()))  # logits are divided by it
+
+        cell = {"lstm": nn.LSTM, "gru": nn.GRU}.get(model["cell"])
+        if cell is None:
+            raise InputError(f"train.model.cell must be 'lstm' or 'gru', not {model['cell']!r}")
+        self.rnn = cell(
+            n_f,
+            model["hidden"],
+            num_layers=model["layers"],
+            batch_first=True,
+            dropout=model["dropout"] if model["layers"] > 1 else 0.0,
+        )
+        sh = model["static_hidden"] if n_s else 0
+        self.static_net = nn.Sequential(nn.Linear(2 * n_s, sh), nn.GELU()) if sh else None
+        self.head = nn.Sequential(
+            nn.Linear(model["hidden"] + sh, model["head_hidden"]),
+            nn.GELU(),
+            nn.Dropout(model["dropout"]),
+            nn.Linear(model["head_hidden"], n_nodes),
+        )
+
+    # -- set-up from training data ------------------------------------------------------
+    def set_normalisation(self, x_mean, x_std, static_mean, static_std) -> None:
+        """Store training-split feature statistics (std <= 0 or non-finite -> 1, mean NaN -> 0)."""
+
+        def fix(v, is_std: bool) -> torch.Tensor:
+            v = torch.as_tensor(np.asarray(v, dtype=np.float32))
+            ok = torch.isfinite(v) & (v > 0) if is_std else torch.isfinite(v)
+            return torch.where(ok, v, torch.full_like(v, 1.0 if is_std else 0.0))
+
+        self.x_mean.copy_(fix(x_mean, False))
+        self.x_std.copy_(fix(x_std, True))
+        self.static_mean.copy_(fix(static_mean, False))
+        self.static_std.copy_(fix(static_std, True))
+
+    def set_node_weights(self, w) -> None:
+        self.node_weight.copy_(torch.as_tensor(np.asarray(w, dtype=np.float32)))
+
+    # -- inference ------------------------------------------------------------------------
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.hparams["feature_names"])
+
+    @property
+    def static_names(self) -> list[str]:
+        return list(self.hparams["static_names"])
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+        """Logits (B, n_nodes) from padded ``x`` (B, T, F), ``lengths`` (B,) and raw ``static`` (B, S).
+
+        Observations past ``lengths`` are never used (packed sequence). Lengths on the CPU avoid
+        a device synchronisation. Static NaN = missing.
+        """
+        x = (x - self.x_mean) / self.x_std
+        lengths = lengths.detach().to("cpu", torch.int64).clamp_(min=1)
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        _, h = self.rnn(packed)
+        if isinstance(h, tuple):  # LSTM: (h_n, c_n)
+            h = h[0]
+        feats = [h[-1]]
+        if self.static_net is not None:
+            s = (static.to(x.dtype) - self.static_mean) / self.static_std
+            miss = torch.isnan(s)
+            s = torch.where(miss, torch.zeros_like(s), s)
+            feats.append(self.static_net(torch.cat([s, miss.to(s.dtype)], 1)))
+        return self.head(torch.cat(feats, 1)) / self.temperature
+
+    @torch.no_grad()
+    def predict_log_marginals(self, x: torch.Tensor, lengths: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+        """log p(node) for every node (B, n_nodes), float32."""
+        return L_.log_marginals(self(x, lengths, static), self.tree)
+
+    # -- training -------------------------------------------------------------------------
+    def _loss(self, logits: torch.Tensor, leaf: torch.Tensor) -> torch.Tensor:
+        cfg = self.hparams["loss"]
+        if cfg["kind"] == "flat":
+            return L_.flat_loss(logits, leaf, self.tree, self.node_weight)
+        return L_.whce_loss(logits, leaf, self.tree, self.node_weight, alpha=cfg["alpha"])
+
+    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+        logits = self(batch["x"], batch["lengths_cpu"], batch["static"])
+        loss = self._loss(logits, batch["leaf"])
+        self.log("train_loss", loss, on_step=True, on_epoch=True, batch_size=len(batch["leaf"]), prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
+        logits = self(batch["x"], batch["lengths_cpu"], batch["static"])
+        n = len(batch["leaf"])
+        loss = self._loss(logits, batch["leaf"])
+        logm = L_.log_marginals(logits, self.tree)
+        leaves = self.tree.leaves
+        pred_leaf = leaves[logm[:, leaves].argmax(1)]
+        acc = (pred_leaf == batch["leaf"]).float().mean()
+        self.log("val_loss", loss, on_epoch=True, batch_size=n, prog_bar=True, sync_dist=True)
+        self.log("val_leaf_acc", acc, on_epoch=True, batch_size=n, sync_dist=True)
+
+    def configure_optimizers(self):
+        o = self.hparams["optim"]
+        opt = torch.optim.Adam(self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
+        if o["schedule"] == "plateau":
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=o["plateau_patience"])
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
+        if o["schedule"] == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, o["max_epochs"]))
+            return {"optimizer": opt, "lr_scheduler": sched}
+        return opt
+
+
+# --- the artifact --------------------------------------------------------------------------
+def artifact_dict(model: HierarchicalClassifier, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The slim checkpoint written to ``model.ckpt``: weights, buffers and hyper-parameters only
+    (plain types, loadable with ``torch.load(weights_only=True)`` and by Lightning)."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return {
+        "state_dict": state,
+        "hyper_parameters": dict(model.hparams),
+        "pytorch-lightning_version": L.__version__,
+        "artifact_format": ARTIFACT_FORMAT,
+        **(dict(extra) if extra else {}),
+    }
+
+
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> HierarchicalClassifier:
+    """Load the model artifact (eval mode). Raises :class:`InputError` for a missing, corrupt or
+    incompatible file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"model artifact {path} does not exist: run the train step (snakemake ... model.ckpt) first")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises many types for damaged files
+        raise InputError(f"{path}: not a readable model checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]}); retrain or copy it again") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
+        raise InputError(f"{path}: not a model artifact of this package (no state_dict/hyper_parameters); retrain with `elasticc-classification train`")
+    hp = dict(ckpt["hyper_parameters"])
+    fmt = hp.get("artifact_format")
+    if fmt != ARTIFACT_FORMAT:
+        raise InputError(f"{path}: artifact format {fmt!r}, this package reads {ARTIFACT_FORMAT}; retrain the model with this version")
+    try:
+        model = HierarchicalClassifier(**hp)
+    except TaxonomyError as e:
+        raise InputError(f"{path}: the stored taxonomy is invalid ({e}); retrain the model") from None
+    except TypeError as e:
+        raise InputError(f"{path}: incompatible hyper-parameters ({e}); retrain the model with this version") from None
+    try:
+        model.load_state_dict(ckpt["state_dict"], strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0][:300]
+        raise InputError(f"{path}: weights do not fit the stored architecture ({first}); retrain the model") from None
+    model.artifact_meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "hyper_parameters")}
+    return model.to(map_location).eval()
