@@ -1,1 +1,47 @@
-# Rules of the tensorize stage (to be written).
+# Tensorize stage: one job per chunk parquet -> one tensor shard (light curves stored once,
+# ragged; windows are drawn at batch time by elasticc_classification.augment), and one
+# light-curve gallery PNG per model.
+
+
+rule tensorize:
+    input:
+        parquet=RESULTS / "parquet/{model}/{chunk}.parquet",
+        taxonomy=config["taxonomy"],
+    output:
+        RESULTS / "shards/{model}/{chunk}.arrow",
+    log:
+        LOGS / "tensorize/{model}/{chunk}.log",
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["tensorize"]["mem_mb"],
+        runtime=config["resources"]["tensorize"]["runtime"],
+    params:
+        cfg=config.get("tensorize", {}),
+    script:
+        "../scripts/tensorize.py"
+
+
+def _model_parquets(wildcards):
+    return [str(RESULTS / f"parquet/{m}/{c}.parquet") for (m, c) in sorted(PAIRS) if m == wildcards.model]
+
+
+rule lightcurve_gallery:
+    input:
+        parquets=_model_parquets,
+        taxonomy=config["taxonomy"],
+    output:
+        RESULTS / "plots/lightcurves/{model}.png",
+    log:
+        LOGS / "lightcurve_gallery/{model}.log",
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["tensorize"]["mem_mb"],
+        runtime=config["resources"]["tensorize"]["runtime"],
+    params:
+        cfg=config.get("tensorize", {}),
+    script:
+        "../scripts/lightcurve_gallery.py"
+
+
+ALL_TARGETS.extend(all_chunk_files(str(RESULTS / "shards/{model}/{chunk}.arrow")))
+ALL_TARGETS.extend(str(RESULTS / f"plots/lightcurves/{m}.png") for m in MODELS)

@@ -36,6 +36,13 @@ def _cmd_mock(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_tensorize(args: argparse.Namespace) -> None:
+    from .tensorize import load_config, tensorize
+
+    cfg, taxonomy = load_config(args.config)
+    tensorize(args.parquet, args.out, cfg=cfg, taxonomy=args.taxonomy or taxonomy)
+
+
 # --- parser --------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -61,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int, default=42)
     m.add_argument("--prefix", default="ELASTICC2_TRAIN_02", help="file prefix (default ELASTICC2_TRAIN_02)")
     m.set_defaults(func=_cmd_mock)
+
+    t = sub.add_parser("tensorize", help="converted chunk parquet -> tensor shard (preprocessing, features, labels, split)")
+    t.add_argument("parquet", type=Path, help="chunk parquet written by convert")
+    t.add_argument("out", type=Path, help="output shard (.arrow)")
+    t.add_argument("--config", type=Path, help="workflow config YAML (its tensorize section and taxonomy) or a tensorize section alone; default: built-in defaults")
+    t.add_argument("--taxonomy", type=Path, help="taxonomy YAML (default: the config's taxonomy, else the built-in ORACLE taxonomy)")
+    t.set_defaults(func=_cmd_tensorize)
 
     return p
 

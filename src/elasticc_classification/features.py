@@ -77,6 +77,7 @@ DEFAULTS: dict[str, Any] = {
     "split_seed": 42,
     "test_fraction": 0.3,
     "val_fraction": 0.05,
+    "gallery_objects": 6,  # light curves per gallery page (plots only)
 }
 
 

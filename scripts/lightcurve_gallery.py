@@ -1,0 +1,18 @@
+"""Snakemake script of rule lightcurve_gallery: a few light curves of one model -> one PNG."""
+
+from elasticc_classification.logs import run_script
+
+
+def main(snakemake) -> None:
+    import logging
+
+    from elasticc_classification.plots import lightcurve_gallery
+    from elasticc_classification.taxonomy import Taxonomy
+
+    cfg = snakemake.params.cfg
+    n = lightcurve_gallery(snakemake.input.parquets, snakemake.output[0], cfg=cfg, taxonomy=Taxonomy.load(snakemake.input.taxonomy),
+                           n_objects=int(cfg.get("gallery_objects", 6)), title=snakemake.wildcards.model)
+    logging.getLogger("elasticc_classification").info("%s: %d light curves drawn", snakemake.output[0], n)
+
+
+run_script(main, snakemake)  # noqa: F821 (injected by Snakemake)
