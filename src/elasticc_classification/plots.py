@@ -143,3 +143,101 @@ def plot_loss(metrics_csv: str | Path, path: str | Path) -> None:
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     _save(fig, path)
+
+
+# --- light curves (tensorize stage) -------------------------------------------------------
+BAND_COLOURS = {"u": "#6a3d9a", "g": "#1f78b4", "r": "#33a02c", "i": "#ff7f00", "z": "#e31a1c", "Y": "#8c510a"}
+
+
+def plot_light_curve(ax: "plt.Axes", mjd: np.ndarray, flux: np.ndarray, err: np.ndarray, band: np.ndarray,
+                     detection: np.ndarray, kept: np.ndarray, title: str) -> None:
+    """One light curve on ``ax``: FLUXCAL ± FLUXCALERR against MJD (days), one colour per band
+    (``band``: index into u g r i z Y); detections filled, non-detections open; observations the
+    preprocessing drops are faint; the kept window (first to last kept MJD) shaded, the first
+    detection a dashed line."""
+    from .features import BANDS
+
+    for k, name in enumerate(BANDS):
+        for det, face in ((True, BAND_COLOURS[name]), (False, "none")):
+            for keep, alpha in ((True, 1.0), (False, 0.25)):
+                m = (band == k) & (detection == det) & (kept == keep)
+                if not m.any():
+                    continue
+                ax.errorbar(mjd[m], flux[m], yerr=err[m], fmt="o", ms=3.5, mfc=face, mec=BAND_COLOURS[name],
+                            ecolor=BAND_COLOURS[name], elinewidth=0.6, alpha=alpha)
+    if kept.any():
+        ax.axvspan(mjd[kept].min(), mjd[kept].max(), color="0.85", zorder=0)
+    if (detection & kept).any():
+        ax.axvline(mjd[detection & kept].min(), color="k", ls="--", lw=0.8)
+    ax.axhline(0, color="0.5", lw=0.5)
+    ax.set_xlabel("MJD (days)")
+    ax.set_ylabel("FLUXCAL (ZP 27.5)")
+    ax.set_title(title, fontsize=9)
+
+
+def lightcurve_gallery(parquets: Sequence[str | Path], path: str | Path, cfg: Mapping[str, Any] | None = None,
+                       taxonomy: Any = None, n_objects: int = 6, title: str | None = None) -> int:
+    """Gallery PNG of the first ``n_objects`` kept objects found in ``parquets`` (read in order, stopping
+    once enough are found), with the tensorize preprocessing ``cfg`` marking the kept window.
+    Returns the number of objects drawn (a page saying so when there are none)."""
+    import pyarrow as pa
+
+    from . import preprocess
+    from .features import PHOT_REQUIRED, flatten, resolve_config
+    from .tensorize import read_parquet
+
+    cfg = resolve_config(cfg)
+    cols = ["SNID", "MODEL", *PHOT_REQUIRED]
+    tables, found = [], 0
+    for p in parquets:
+        t = read_parquet(p)
+        missing = [c for c in cols if c not in t.column_names]
+        if missing:
+            raise InputError(f"{p}: missing column(s) {missing} for the light-curve gallery; rerun convert")
+        t = t.select(cols)
+        lc, _ = preprocess.sort_by_mjd(flatten(t, str(p)))
+        kr = preprocess.keep_mask(lc, cfg["keep"], cfg["drop_saturated"], int(cfg["saturation_bit"]),
+                                  int(cfg["detection_bit"]), cfg["drop_no_detection"])
+        rows = np.flatnonzero(kr.keep_object)[: n_objects - found]
+        if len(rows):
+            tables.append(t.take(pa.array(rows)))
+            found += len(rows)
+        if found >= n_objects:
+            break
+    ncol = 3 if found > 4 else max(found, 1) if found <= 2 else 2
+    nrow = max(1, -(-found // ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.2 * nrow), squeeze=False)
+    if found == 0:
+        axes[0, 0].text(0.5, 0.5, "no object with a kept observation", ha="center", va="center")
+        axes[0, 0].set_axis_off()
+    else:
+        t = pa.concat_tables(tables, promote_options="permissive")
+        lc, _ = preprocess.sort_by_mjd(flatten(t))
+        kr = preprocess.keep_mask(lc, cfg["keep"], cfg["drop_saturated"], int(cfg["saturation_bit"]),
+                                  int(cfg["detection_bit"]), cfg["drop_no_detection"])
+        snids = t.column("SNID").to_pylist()
+        models = t.column("MODEL").to_pylist()
+        for i, ax in enumerate(axes.ravel()):
+            if i >= found:
+                ax.set_axis_off()
+                continue
+            s = slice(lc.offsets[i], lc.offsets[i + 1])
+            leaf = taxonomy.models.get(models[i], "?") if taxonomy is not None else ""
+            label = f"{models[i]} → {leaf}" if leaf else str(models[i])
+            plot_light_curve(ax, lc.mjd[s], lc.fluxcal[s], lc.fluxcalerr[s], lc.band[s], kr.detection[s],
+                             kr.mask[s], f"SNID {snids[i]}  {label}")
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
+        handles = [Line2D([], [], ls="", marker="o", color=c, label=b) for b, c in BAND_COLOURS.items()]
+        handles += [Line2D([], [], ls="", marker="o", color="k", label="detection"),
+                    Line2D([], [], ls="", marker="o", mfc="none", color="k", label="non-detection"),
+                    Line2D([], [], ls="", marker="o", color="k", alpha=0.25, label="dropped"),
+                    Patch(color="0.85", label="kept window"),
+                    Line2D([], [], ls="--", color="k", lw=0.8, label="first detection")]
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    _save(fig, path)
+    return found
