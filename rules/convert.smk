@@ -1,1 +1,22 @@
-# Rules of the convert stage (to be written).
+# Convert stage: one job per SNANA HEAD/PHOT chunk pair -> one parquet (one row per object).
+# Chunks come from config raw_dir (or the mock sample); see rules/common.smk:PAIRS.
+
+
+rule convert:
+    input:
+        unpack(chunk_pair),
+    output:
+        RESULTS / "parquet/{model}/{chunk}.parquet",
+    log:
+        LOGS / "convert/{model}/{chunk}.log",
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["convert"]["mem_mb"],
+        runtime=config["resources"]["convert"]["runtime"],
+    params:
+        model=lambda wc: wc.model,
+    script:
+        "../scripts/convert.py"
+
+
+ALL_TARGETS.extend(all_chunk_files(str(RESULTS / "parquet/{model}/{chunk}.parquet")))
