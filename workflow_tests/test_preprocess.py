@@ -1,0 +1,170 @@
+"""Preprocessing: which observations are kept, on real SNANA files (indices derived by hand here)
+and on small synthetic light curves for every rule (saturation, non-finite, order, no detection)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from lightcurve_tables import DET, make_table
+
+from elasticc_classification import preprocess
+from elasticc_classification.features import build_shard, flatten
+from elasticc_classification.snana import read_pair
+from elasticc_classification.taxonomy import Taxonomy
+
+SNIB = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_SNIb-Templates"
+MDWARF = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_Mdwarf-flare"
+PREFIX = "ELASTICC2_TRAIN_01_1percent_NONIaMODEL0"
+# (model dir, chunk, row, SNID, NOBS, detections) from ../shared/realdata/README.md
+REAL = [
+    (SNIB, 1, 0, "1144924", 78, 2),
+    (SNIB, 1, 1, "1293363", 258, 1),
+    (SNIB, 6, 0, "569349", 191, 1),
+    (MDWARF, 31, 0, "1973319", 183, 1),
+]
+
+
+def pair(realdata: Path, model_dir: str, chunk: int) -> tuple[Path, Path]:
+    d = realdata / model_dir
+    return d / f"{PREFIX}-{chunk:04d}_HEAD.FITS.gz", d / f"{PREFIX}-{chunk:04d}_PHOT.FITS.gz"
+
+
+def hand_kept(phot_rows) -> list[int]:
+    """Kept observation indices (into the MJD-sorted light curve) by the documented rule, one by one."""
+    mjd = [float(r["MJD"]) for r in phot_rows]
+    order = sorted(range(len(mjd)), key=lambda i: mjd[i])
+    rows = [phot_rows[i] for i in order]
+    valid = [not (int(r["PHOTFLAG"]) & 1024) and np.isfinite(r["FLUXCAL"]) and np.isfinite(r["FLUXCALERR"]) for r in rows]
+    dets = [i for i, r in enumerate(rows) if valid[i] and int(r["PHOTFLAG"]) & 4096]
+    first, last = dets[0], dets[-1]
+    before = [i for i in range(first) if valid[i] and not int(rows[i]["PHOTFLAG"]) & 4096]
+    kept = before[-1:] + [i for i in range(first, last + 1) if valid[i]]
+    return kept, rows
+
+
+@pytest.fixture(scope="module")
+def taxonomy(root) -> Taxonomy:
+    return Taxonomy.load(root / "config/taxonomy.yaml")
+
+
+@pytest.mark.parametrize("model_dir, chunk, row, snid, nobs, ndet", REAL)
+def test_real_kept_observations_match_hand_derivation(realdata, taxonomy, model_dir, chunk, row, snid, nobs, ndet):
+    head, phot = pair(realdata, model_dir, chunk)
+    with fits.open(head) as h, fits.open(phot) as p:
+        hd = h[1].data
+        assert hd["SNID"][row].strip() == snid
+        lo, hi = int(hd["PTROBS_MIN"][row]) - 1, int(hd["PTROBS_MAX"][row])
+        lc_rows = [p[1].data[k] for k in range(lo, hi)]
+    assert len(lc_rows) == nobs
+    kept, rows = hand_kept(lc_rows)
+
+    shard = build_shard(read_pair(head, phot), {}, taxonomy, source=str(head))
+    i = int(np.flatnonzero(shard.snid == snid)[0])
+    x = shard.light_curve(i)
+    assert len(x) == len(kept)
+    np.testing.assert_allclose(x[:, 0] + shard.t0[i], [rows[k]["MJD"] for k in kept], atol=1e-3)
+    np.testing.assert_allclose(x[:, 2], np.arcsinh([rows[k]["FLUXCAL"] for k in kept]), rtol=1e-6)
+    np.testing.assert_allclose(x[:, 3], np.arcsinh([rows[k]["FLUXCALERR"] for k in kept]), rtol=1e-6)
+    bands = [rows[k]["BAND"].strip() for k in kept]
+    assert ["ugrizY"[j] for j in np.argmax(x[:, 4:], axis=1)] == bands
+    assert x[:, 4:].sum(axis=1).tolist() == [1.0] * len(kept)
+    # README: the number of detections of this object; all of them lie in the kept window
+    assert int(x[:, 1].sum()) == ndet
+    # the first kept observation is the last non-detection before the first detection
+    assert x[0, 1] == 0 and x[shard.first_det[i], 1] == 1 and shard.first_det[i] == 1
+    assert shard.t0[i] == pytest.approx(rows[kept[0]]["MJD"])
+
+
+@pytest.mark.parametrize("model_dir, chunk, row, snid, nobs, ndet", REAL)
+def test_real_keep_all_keeps_every_observation(realdata, taxonomy, model_dir, chunk, row, snid, nobs, ndet):
+    head, phot = pair(realdata, model_dir, chunk)
+    shard = build_shard(read_pair(head, phot), {"keep": "all"}, taxonomy)
+    i = int(np.flatnonzero(shard.snid == snid)[0])
+    x = shard.light_curve(i)
+    assert len(x) == nobs  # no saturation, every flux finite in these files
+    assert int(x[:, 1].sum()) == ndet
+    assert np.all(np.diff(x[:, 0]) >= 0) and x[0, 0] == 0
+
+
+# --- synthetic light curves ------------------------------------------------------------------
+def curve(snid, flags, flux=None, err=None, mjd=None, bands=None):
+    n = len(flags)
+    return {
+        "SNID": snid,
+        "MJD": list(mjd if mjd is not None else 60000.0 + np.arange(n)),
+        "BAND": list(bands or ["r"] * n),
+        "PHOTFLAG": list(flags),
+        "FLUXCAL": list(flux if flux is not None else np.arange(n, dtype=float) + 1),
+        "FLUXCALERR": list(err if err is not None else np.ones(n)),
+    }
+
+
+def kept_of(table, **kw):
+    lc = flatten(table)
+    lc, n_unsorted = preprocess.sort_by_mjd(lc)
+    kr = preprocess.keep_mask(lc, **kw)
+    return lc, kr, n_unsorted
+
+
+def test_window_rule_on_a_handmade_curve():
+    # idx:     0  1    2  3    4  5    6  7
+    flags = [0, 0, DET, 0, DET, 0, 0, 0]
+    lc, kr, _ = kept_of(make_table([curve(1, flags)]))
+    assert np.flatnonzero(kr.mask).tolist() == [1, 2, 3, 4]  # last non-det before, then through the last det
+    assert kr.first_det.tolist() == [1]
+    assert kr.counts["observations_outside_window"] == 4
+
+
+def test_saturated_and_nonfinite_are_never_kept_and_counted():
+    flags = [0, 1024, DET, 1024 | DET, 0, DET]
+    flux = [1.0, 2.0, 3.0, 4.0, np.nan, 6.0]
+    lc, kr, _ = kept_of(make_table([curve(1, flags, flux=flux)]))
+    # the non-det before the first det (idx 1) is saturated: idx 0 is the last valid one
+    assert np.flatnonzero(kr.mask).tolist() == [0, 2, 5]
+    assert kr.counts["observations_saturated"] == 2
+    assert kr.counts["observations_nonfinite"] == 1
+    lc, kr, _ = kept_of(make_table([curve(1, flags, flux=flux)]), drop_saturated=False)
+    assert np.flatnonzero(kr.mask).tolist() == [1, 2, 3, 5]
+
+
+def test_first_observation_a_detection_has_no_predecessor():
+    lc, kr, _ = kept_of(make_table([curve(1, [DET, 0, DET, 0])]))
+    assert np.flatnonzero(kr.mask).tolist() == [0, 1, 2]
+    assert kr.first_det.tolist() == [0]
+
+
+def test_predecessor_never_taken_from_the_previous_object():
+    t = make_table([curve(1, [0, 0, DET]), curve(2, [DET, 0])])
+    lc, kr, _ = kept_of(t)
+    assert np.flatnonzero(kr.mask).tolist() == [1, 2, 3]
+
+
+def test_unsorted_light_curve_is_sorted_by_mjd():
+    # band-first order: MJD jumps back; the detection is the earliest r observation
+    mjd = [60003.0, 60001.0, 60002.0, 60000.0]
+    flags = [0, DET, 0, 0]
+    lc, kr, n_unsorted = kept_of(make_table([curve(1, flags, mjd=mjd, flux=[30.0, 10.0, 20.0, 0.0])]))
+    assert n_unsorted == 1
+    assert lc.mjd.tolist() == sorted(mjd)
+    assert lc.fluxcal[kr.mask].tolist() == [0.0, 10.0]  # 60000 (non-det before) and 60001 (det)
+
+
+def test_objects_without_detection():
+    t = make_table([curve(1, [0, 0, 0]), curve(2, [0, DET])])
+    lc, kr, _ = kept_of(t)
+    assert kr.keep_object.tolist() == [False, True]
+    assert kr.counts["objects_without_detection"] == 1 and kr.counts["objects_dropped"] == 1
+    lc, kr, _ = kept_of(t, drop_no_detection=False)
+    assert kr.keep_object.tolist() == [True, True]
+    assert np.flatnonzero(kr.mask).tolist() == [0, 1, 2, 3, 4]
+    assert kr.first_det.tolist() == [2, 1]  # no detection: "first detection" is the last kept observation
+
+
+def test_keep_all_keeps_every_valid_observation():
+    flags = [0, 0, DET, 0, 0, 1024]
+    lc, kr, _ = kept_of(make_table([curve(1, flags)]), keep="all")
+    assert np.flatnonzero(kr.mask).tolist() == [0, 1, 2, 3, 4]
+    assert kr.first_det.tolist() == [2]
