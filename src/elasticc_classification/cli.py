@@ -43,6 +43,31 @@ def _cmd_tensorize(args: argparse.Namespace) -> None:
     tensorize(args.parquet, args.out, cfg=cfg, taxonomy=args.taxonomy or taxonomy)
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    from .evaluate import calibrate, evaluate, make_plots
+
+    model = args.model
+    if args.calibrate:
+        model = args.out_dir / "model_calibrated.ckpt"
+        calibrate(args.model, args.shards, model, args.out_dir / "calibration.json", batch_size=args.batch_size)
+    evaluate(model, args.shards, args.out_dir, days=args.days, batch_size=args.batch_size)
+    if args.plots:
+        make_plots(args.out_dir, args.out_dir / "plots", loss_csv=args.loss_csv)
+
+
+def _cmd_predict(args: argparse.Namespace) -> None:
+    from .predict import predict
+
+    predict(args.model, args.input, args.out, days=args.days, per_epoch=args.per_epoch, runtime=args.runtime,
+            batch_size=args.batch_size)
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    from .export import export
+
+    export(args.model, args.out, args.format)
+
+
 # --- parser --------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -75,6 +100,35 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", type=Path, help="workflow config YAML (its tensorize section and taxonomy) or a tensorize section alone; default: built-in defaults")
     t.add_argument("--taxonomy", type=Path, help="taxonomy YAML (default: the config's taxonomy, else the built-in ORACLE taxonomy)")
     t.set_defaults(func=_cmd_tensorize)
+
+    from .metrics import DEFAULT_DAYS
+
+    ev = sub.add_parser("evaluate", help="metrics per taxonomy level on the test split, by days since the first detection")
+    ev.add_argument("model", type=Path, help="model artifact (model.ckpt)")
+    ev.add_argument("shards", type=Path, nargs="+", help="tensor shards (the test split is evaluated)")
+    ev.add_argument("out_dir", type=Path, help="output directory (metrics.json, metrics.csv, per_class.csv, predictions.npz)")
+    ev.add_argument("--days", type=int, nargs="+", default=list(DEFAULT_DAYS), help="truncations, days after the first detection")
+    ev.add_argument("--calibrate", action="store_true", help="fit a temperature on the validation split first")
+    ev.add_argument("--plots", action="store_true", help="also write the PNG figures to OUT_DIR/plots")
+    ev.add_argument("--loss-csv", type=Path, help="the trainer's CSVLogger metrics.csv (adds loss.png to --plots)")
+    ev.add_argument("--batch-size", type=int, default=1024)
+    ev.set_defaults(func=_cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="classify alerts: HEAD/PHOT pair, raw directory or converted parquet -> parquet")
+    pr.add_argument("model", type=Path, help="model artifact (.ckpt), or an exported .onnx with --runtime onnx")
+    pr.add_argument("input", type=Path, nargs="+", help="HEAD [PHOT] FITS file(s), a raw directory, or parquet file(s)")
+    pr.add_argument("out", type=Path, help="output parquet: one row per object (per observation with --per-epoch)")
+    pr.add_argument("--days", type=float, help="classify as of DAYS days after the first detection (default: everything)")
+    pr.add_argument("--per-epoch", action="store_true", help="probabilities after each observation")
+    pr.add_argument("--runtime", choices=["torch", "onnx"], default="torch")
+    pr.add_argument("--batch-size", type=int, default=1024)
+    pr.set_defaults(func=_cmd_predict)
+
+    ex = sub.add_parser("export", help="export a model artifact to TorchScript or ONNX (outputs marginal probabilities)")
+    ex.add_argument("model", type=Path, help="model artifact (model.ckpt)")
+    ex.add_argument("out", type=Path, help="output file (.pt for torchscript, .onnx)")
+    ex.add_argument("--format", choices=["torchscript", "onnx"], default="onnx")
+    ex.set_defaults(func=_cmd_export)
 
     return p
 

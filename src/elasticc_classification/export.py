@@ -1,0 +1,198 @@
+"""Export a trained model to TorchScript or ONNX, and load an ONNX file for CPU-only brokers.
+
+The exported function is ``(x (B, T, F) float32 padded, lengths (B,) int64, static (B, S)
+float32 raw, NaN = missing) -> marginals (B, n_nodes) float32``: the marginal probability of
+every taxonomy node, in node order, temperature included. It is the model's own forward pass
+with two export-friendly rewrites that give the same numbers (tested to 1e-5):
+
+* the recurrent layer runs over the padded batch and the top-layer output at step
+  ``lengths - 1`` is taken (the layer is causal, so padding after the end changes nothing)
+  instead of a packed sequence, which neither exporter handles;
+* the log-softmax within sibling groups uses a dense group matrix instead of scatter ops.
+
+The model's metadata (taxonomy, feature names and preprocessing settings) travels inside the
+file: ONNX ``metadata_props`` key ``elasticc_classification``, TorchScript extra file
+``elasticc_classification.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, atomic_output
+from .taxonomy import Taxonomy
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("torchscript", "onnx")
+META_KEY = "elasticc_classification"
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def exportable(model: Any) -> "Any":
+    """An export-friendly ``nn.Module`` equivalent to ``model`` (a loaded HierarchicalClassifier)."""
+    torch = _torch()
+    from torch import nn
+
+    tax: Taxonomy = model.taxonomy
+
+    class ExportableClassifier(nn.Module):
+        """Padded-sequence forward and dense sibling-group softmax (see the module docstring)."""
+
+        has_static: bool
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = model.rnn
+            self.head = model.head
+            self.has_static = model.static_net is not None
+            self.static_net = model.static_net if model.static_net is not None else nn.Identity()
+            for name in ("x_mean", "x_std", "static_mean", "static_std", "temperature"):
+                self.register_buffer(name, getattr(model, name).detach().clone())
+            groups = tax.group_of.copy()
+            n_groups = len(tax.sibling_groups) + 1
+            groups[groups < 0] = n_groups - 1
+            g = np.zeros((n_groups, tax.n_nodes), np.float32)
+            g[groups, np.arange(tax.n_nodes)] = 1.0
+            self.register_buffer("group", torch.from_numpy(g))
+            self.register_buffer("group_mask", torch.from_numpy((1.0 - g) * -1e30))
+            self.register_buffer("path_t", torch.from_numpy(np.ascontiguousarray(tax.path_matrix.T)))
+
+        def step_logits(self, x: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+            """Logits after every observation: (B, T, n_nodes)."""
+            out, _ = self.rnn((x - self.x_mean) / self.x_std)
+            if self.has_static:
+                s = (static - self.static_mean) / self.static_std
+                miss = torch.isnan(s)
+                s = torch.where(miss, torch.zeros_like(s), s)
+                st = self.static_net(torch.cat([s, miss.to(s.dtype)], 1))
+                out = torch.cat([out, st.unsqueeze(1).expand(-1, out.shape[1], -1)], 2)
+            return self.head(out) / self.temperature
+
+        def marginals(self, logits: torch.Tensor) -> torch.Tensor:
+            """Marginal probabilities (..., n_nodes) from logits (..., n_nodes)."""
+            m = (logits.unsqueeze(-2) + self.group_mask).amax(-1) @ self.group
+            z = logits - m
+            s = z.exp() @ self.group.T @ self.group
+            return ((z - s.log()) @ self.path_t).exp()
+
+        def forward(self, x: torch.Tensor, lengths: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+            logits = self.step_logits(x, static)
+            last = (lengths.to(torch.int64) - 1).clamp(min=0)
+            return self.marginals(logits[torch.arange(x.shape[0]), last])
+
+    return ExportableClassifier().eval()
+
+
+def model_metadata(model: Any) -> dict[str, Any]:
+    """What a runtime needs besides the weights: taxonomy, feature names, preprocessing settings."""
+    hp = model.hparams
+    return {
+        "taxonomy": dict(hp["taxonomy"]),
+        "feature_names": list(hp["feature_names"]),
+        "static_names": list(hp["static_names"]),
+        "preprocess": dict(hp["preprocess"]),
+        "temperature": float(model.temperature),
+    }
+
+
+def example_inputs(model: Any, batch: int = 3, steps: int = 7, seed: int = 0) -> tuple[Any, Any, Any]:
+    """A small random batch (x, lengths, static) with unequal lengths and some NaN static values."""
+    torch = _torch()
+    g = torch.Generator().manual_seed(seed)
+    f, s = len(model.hparams["feature_names"]), len(model.hparams["static_names"])
+    x = torch.randn(batch, steps, f, generator=g)
+    x[..., 0] = torch.cumsum(torch.rand(batch, steps, generator=g) * 5, 1)
+    lengths = torch.randint(1, steps + 1, (batch,), generator=g)
+    lengths[0] = steps
+    static = torch.randn(batch, s, generator=g)
+    if s:
+        static[0, 0] = float("nan")
+    return x, lengths, static
+
+
+def export(model_path: str | Path, out: str | Path, fmt: str = "onnx") -> Path:
+    """Export checkpoint ``model_path`` to ``out`` as ``fmt`` (torchscript | onnx)."""
+    torch = _torch()
+    from .model import load_model
+
+    if fmt not in FORMATS:
+        raise InputError(f"export format {fmt!r} is not one of {list(FORMATS)}")
+    model = load_model(model_path)
+    mod = exportable(model)
+    meta = json.dumps(model_metadata(model))
+    args = example_inputs(model)
+    out = Path(out)
+    if fmt == "torchscript":
+        scripted = torch.jit.script(mod)
+        with atomic_output(out, suffix=".pt") as tmp:
+            torch.jit.save(scripted, str(tmp), _extra_files={f"{META_KEY}.json": meta})
+    else:
+        import onnx
+
+        batch, time = torch.export.Dim("batch", min=1), torch.export.Dim("time", min=1)
+        dyn = {"x": {0: batch, 1: time}, "lengths": {0: batch}, "static": {0: batch}}
+        with atomic_output(out, suffix=".onnx") as tmp:
+            prog = torch.onnx.export(mod, args, input_names=["x", "lengths", "static"], output_names=["marginals"],
+                                     dynamic_shapes=dyn, dynamo=True, external_data=False, verbose=False)
+            proto = prog.model_proto
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = META_KEY, meta
+            onnx.save_model(proto, str(tmp))
+    log.info("exported %s to %s (%s, %.1f kB)", model_path, out, fmt, out.stat().st_size / 1e3)
+    return out
+
+
+def load_torchscript(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """A TorchScript export and its metadata."""
+    torch = _torch()
+    extra = {f"{META_KEY}.json": ""}
+    try:
+        mod = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for damaged files
+        raise InputError(f"{path}: not a readable TorchScript export ({type(e).__name__}); export it again") from None
+    return mod.eval(), json.loads(extra[f"{META_KEY}.json"] or "{}")
+
+
+def load_onnx_classifier(path: str | Path):
+    """A :class:`~.predict.Classifier` running on onnxruntime (CPU). A checkpoint is exported to a
+    temporary ONNX file first."""
+    import tempfile
+
+    from .predict import Classifier
+
+    path = Path(path)
+    if path.suffix != ".onnx":
+        tmpdir = tempfile.mkdtemp(prefix="elasticc-onnx-")
+        path = export(path, Path(tmpdir) / "model.onnx", "onnx")
+    try:
+        import onnx
+        import onnxruntime as ort
+    except ImportError:
+        raise InputError("onnxruntime is not installed: pip install 'elasticc-classification[onnx]'") from None
+    try:
+        meta_props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - onnx/ort raise many types for bad files
+        raise InputError(f"{path}: not a readable ONNX model ({type(e).__name__}); export it again") from None
+    if META_KEY not in meta_props:
+        raise InputError(f"{path}: no {META_KEY} metadata; export it with `elasticc-classification export`")
+    meta = json.loads(meta_props[META_KEY])
+    tax = Taxonomy.from_dict(meta["taxonomy"], str(path))
+
+    def forward(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
+        feeds = {"x": np.ascontiguousarray(x, np.float32), "lengths": np.asarray(lengths, np.int64),
+                 "static": np.ascontiguousarray(static, np.float32)}
+        return sess.run(None, feeds)[0].astype(np.float64)
+
+    return Classifier(tax, dict(meta["preprocess"]), forward, "onnx", feature_names=list(meta["feature_names"]))

@@ -1,0 +1,339 @@
+"""Classify alerts with a trained model: marginal probability of every taxonomy node per object.
+
+Input: a HEAD/PHOT FITS pair, a raw directory of chunk pairs, or a converted parquet. The
+light curves go through the training feature code (``features.build_shard`` with
+``require_labels=False``), so prediction and training see identical features.
+
+Output (parquet, one row per input object, input order): ``SNID``; ``status`` (``"ok"`` or the
+reason there is no answer); ``n_obs`` (observations the answer uses); one float64 column per
+taxonomy node, named exactly as the node, holding its marginal probability (siblings sum to their
+parent, the root is 1); ``pred_level_1`` … ``pred_level_<max depth>`` and ``pred_leaf`` (the most
+probable node at that depth; once the prediction reaches a leaf above that depth, e.g. ``AGN``,
+deeper levels repeat that leaf). With ``per_epoch`` there is one row per (object, observation):
+``epoch`` (1-based number of observations seen) and ``mjd`` (time of the latest one) added.
+
+An object with no usable observation (every observation removed by the preprocessing) gets
+``status = "no usable observation"``, ``n_obs = 0``, NaN probabilities and null predictions: the
+model is a sequence model and does not guess from static features alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .augment import days_ends, pad_windows
+from .errors import InputError, atomic_output
+from .shards import Shard
+from .taxonomy import Taxonomy
+
+log = logging.getLogger(__name__)
+
+RUNTIMES = ("torch", "onnx")
+NO_OBSERVATION = "no usable observation"
+#: Forward function of a loaded model: (x (B,T,F) float32, lengths (B,) int64, static (B,S) float32)
+#: -> marginal probabilities (B, n_nodes) float64.
+Forward = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class Classifier:
+    """A loaded model behind one runtime: its taxonomy, feature configuration and forward function."""
+
+    taxonomy: Taxonomy
+    feature_cfg: dict[str, Any]
+    forward: Forward
+    runtime: str
+    feature_names: list[str] | None = None
+    #: optional: marginals after every observation, (B, T, n_nodes), from the same inputs
+    stepwise: Forward | None = None
+
+
+# --- batched inference ---------------------------------------------------------------------
+def batched(
+    forward: Forward,
+    shard: Shard,
+    idx: np.ndarray,
+    ends: np.ndarray,
+    batch_size: int = 1024,
+    n_nodes: int | None = None,
+) -> np.ndarray:
+    """``forward`` (e.g. marginals ``(len(idx), n_nodes)``) of windows ``x[offsets[idx] : offsets[idx] + ends]``.
+
+    Windows are sorted by length before batching (little padding); results come back in the
+    order of ``idx``.
+    """
+    idx = np.asarray(idx, np.int64)
+    ends = np.asarray(ends, np.int64)
+    order = np.argsort(ends, kind="stable")
+    out: np.ndarray | None = None if n_nodes is None else np.empty((len(idx), n_nodes))
+    for s in range(0, len(idx), batch_size):
+        sel = order[s : s + batch_size]
+        x, lengths = pad_windows(shard.x, shard.offsets, idx[sel], ends[sel])
+        p = forward(x, lengths, shard.static[idx[sel]])
+        if out is None:
+            out = np.empty((len(idx), p.shape[1]))
+        out[sel] = p
+    return out if out is not None else np.zeros((0, n_nodes or 0))
+
+
+def batched_steps(
+    stepwise: Forward, shard: Shard, idx: np.ndarray, ends: np.ndarray, batch_size: int = 1024, n_nodes: int = 0
+) -> np.ndarray:
+    """Marginals after every observation of windows ``idx``/``ends``: ``(sum(ends), n_nodes)``,
+    object by object in the order of ``idx``, observations in time order."""
+    idx = np.asarray(idx, np.int64)
+    ends = np.asarray(ends, np.int64)
+    start = np.r_[0, np.cumsum(ends)[:-1]]
+    out = np.empty((int(ends.sum()), n_nodes))
+    order = np.argsort(ends, kind="stable")
+    for s in range(0, len(idx), batch_size):
+        sel = order[s : s + batch_size]
+        x, lengths = pad_windows(shard.x, shard.offsets, idx[sel], ends[sel])
+        p = stepwise(x, lengths, shard.static[idx[sel]])  # (B, T, n_nodes)
+        row = np.repeat(np.arange(len(sel)), lengths)
+        step = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        out[np.repeat(start[sel], lengths) + step] = p[row, step]
+    return out
+
+
+def window_ends(shard: Shard, days: float | None) -> np.ndarray:
+    """Observations used per object: all, or those up to ``days`` after the first detection."""
+    if days is None:
+        return shard.lengths.astype(np.int64)
+    return days_ends(shard.x[:, 0], shard.offsets, shard.first_det, None, float(days))
+
+
+def level_predictions(tax: Taxonomy, marg: np.ndarray) -> dict[str, list[str | None]]:
+    """``pred_level_1`` … and ``pred_leaf`` (node names; None where the row is NaN)."""
+    ok = np.isfinite(marg).all(axis=1)
+    is_leaf = np.zeros(tax.n_nodes, bool)
+    is_leaf[tax.leaves] = True
+    names = np.asarray(tax.nodes, dtype=object)
+    out: dict[str, list[str | None]] = {}
+    carried = np.full(len(marg), -1, np.int64)  # a leaf reached above the current depth
+    safe = np.where(np.isfinite(marg), marg, -np.inf)
+    for k in range(1, tax.max_depth + 1):
+        nodes = tax.level_nodes(k)
+        best = nodes[np.argmax(safe[:, nodes], axis=1)] if len(marg) else np.zeros(0, np.int64)
+        pred = np.where(carried >= 0, carried, best)
+        carried = np.where(is_leaf[pred], pred, -1)
+        out[f"pred_level_{k}"] = np.where(ok, names[pred], None).tolist()
+    leaf = tax.leaves[np.argmax(safe[:, tax.leaves], axis=1)] if len(marg) else np.zeros(0, np.int64)
+    out["pred_leaf"] = np.where(ok, names[leaf], None).tolist()
+    return out
+
+
+# --- loading models and inputs -------------------------------------------------------------
+def load_classifier(model_path: str | Path, runtime: str = "torch") -> Classifier:
+    """Load a model artifact for ``runtime``: ``torch`` needs the checkpoint; ``onnx`` takes an
+    exported ``.onnx`` file (or a checkpoint, exported to a temporary file first)."""
+    if runtime not in RUNTIMES:
+        raise InputError(f"runtime {runtime!r} is not one of {list(RUNTIMES)}")
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise InputError(f"model file {model_path} does not exist: train a model first or give its path")
+    if runtime == "onnx":
+        from .export import load_onnx_classifier
+
+        return load_onnx_classifier(model_path)
+    if model_path.suffix == ".onnx":
+        raise InputError(f"{model_path} is an ONNX file: use --runtime onnx with it (or give the .ckpt for torch)")
+    return torch_classifier(model_path)
+
+
+def torch_classifier(model_path: str | Path) -> Classifier:
+    """A checkpoint behind the PyTorch runtime (CPU, inference mode)."""
+    import torch
+
+    from .loss import log_marginals
+    from .model import load_model
+
+    from .export import exportable
+
+    model = load_model(model_path)
+    tax = model_taxonomy(model)
+    steps = exportable(model)
+
+    def forward(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            logits = model(torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(static))
+            return log_marginals(logits, model.tree).exp().double().numpy()
+
+    def stepwise(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return steps.marginals(steps.step_logits(torch.from_numpy(x), torch.from_numpy(static))).double().numpy()
+
+    return Classifier(tax, model_feature_cfg(model), forward, "torch", list(model.hparams["feature_names"]), stepwise)
+
+
+def model_taxonomy(model: Any) -> Taxonomy:
+    """The taxonomy stored in a model's hyper-parameters."""
+    tax = getattr(model, "taxonomy", None)
+    if isinstance(tax, Taxonomy):
+        return tax
+    return Taxonomy.from_dict(model.hparams["taxonomy"], "model artifact")
+
+
+def model_feature_cfg(model: Any) -> dict[str, Any]:
+    """The feature configuration (``build_shard`` cfg) stored in a model's hyper-parameters."""
+    hp = model.hparams
+    if not hp.get("preprocess"):
+        raise InputError("model artifact holds no preprocessing settings: retrain it with this version")
+    return dict(hp["preprocess"])
+
+
+def read_input(path: str | Path, phot: str | Path | None = None) -> list[tuple[str, pa.Table]]:
+    """Converted tables of ``path``: ``(source name, table)`` per parquet file or HEAD/PHOT pair.
+
+    ``path`` is a parquet file, a HEAD file (with ``phot`` or its ``_PHOT`` partner beside it),
+    or a raw directory of chunk pairs (or of parquet files).
+    """
+    from .snana import read_pair
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"input {path} does not exist: give a HEAD/PHOT pair, a raw directory or a parquet file")
+    if path.is_dir():
+        from .layout import LayoutError, find_pairs
+
+        try:
+            pairs = find_pairs(path)
+        except LayoutError:
+            parquets = sorted(path.glob("*.parquet"))
+            if not parquets:
+                raise
+            return [(str(p), _read_parquet(p)) for p in parquets]
+        return [(str(p.head), read_pair(p.head, p.phot, model=p.model)) for p in pairs]
+    name = path.name.upper()
+    if name.endswith(".PARQUET"):
+        return [(str(path), _read_parquet(path))]
+    if phot is None:
+        if "_HEAD.FITS" not in name and "_PHOT.FITS" not in name:
+            raise InputError(f"{path}: not a parquet file nor a *_HEAD.FITS[.gz] file; give the PHOT file too")
+        kind, other = ("_HEAD.", "_PHOT.") if "_HEAD.FITS" in name else ("_PHOT.", "_HEAD.")
+        i = name.rfind(kind)
+        partner = path.with_name(path.name[:i] + other + path.name[i + len(kind) :])
+        if not partner.exists():
+            raise InputError(f"{path}: its partner {partner.name} is not beside it; give both files")
+        head, phot = (path, partner) if kind == "_HEAD." else (partner, path)
+    else:
+        head = path
+    return [(str(head), read_pair(head, phot, model=_model_or_unknown(head)))]
+
+
+def _model_or_unknown(head: Path) -> str:
+    from .layout import model_from_path
+
+    try:
+        return model_from_path(head)
+    except Exception:  # noqa: BLE001 - any odd directory: the model name is only a label here
+        return "unknown"
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InputError(f"{path}: not a readable parquet file ({e}); reconvert it") from None
+
+
+# --- prediction ----------------------------------------------------------------------------
+def predict_table(
+    clf: Classifier,
+    table: pa.Table,
+    days: float | None = None,
+    per_epoch: bool = False,
+    batch_size: int = 1024,
+    source: str = "<table>",
+) -> pa.Table:
+    """Probabilities and predicted classes of every object of converted ``table`` (see module doc)."""
+    from .features import build_shard
+
+    if "SNID" not in table.column_names:
+        raise InputError(f"{source}: no SNID column; is this a converted ELAsTiCC table?")
+    shard = build_shard(table, clf.feature_cfg, clf.taxonomy, require_labels=False, source=source)
+    if clf.feature_names is not None and list(shard.meta["feature_names"]) != list(clf.feature_names):
+        raise InputError(f"{source}: features {shard.meta['feature_names']} differ from the model's {clf.feature_names}; "
+                         "this package version does not match the model: retrain or use the matching version")
+    tax = clf.taxonomy
+    snid_in = table.column("SNID")
+    key_in = np.asarray(snid_in.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+    row_of = {s: i for i, s in enumerate(np.asarray(shard.snid, dtype=object))}
+    shard_row = np.array([row_of.get(s, -1) for s in key_in], dtype=np.int64)
+    missing = int((shard_row < 0).sum())
+    if missing:
+        log.info("%s: %d of %d objects have no usable observation (status %r)", source, missing, len(key_in), NO_OBSERVATION)
+    has = shard_row >= 0
+    ends = np.zeros(len(key_in), np.int64)
+    ends_shard = window_ends(shard, days)
+    ends[has] = ends_shard[shard_row[has]]
+    if not per_epoch:
+        marg = np.full((len(key_in), tax.n_nodes), np.nan)
+        marg[has] = batched(clf.forward, shard, shard_row[has], ends[has], batch_size, tax.n_nodes)
+        cols: dict[str, Any] = {"SNID": snid_in, "status": np.where(has, "ok", NO_OBSERVATION).tolist(), "n_obs": ends}
+    else:
+        n_rows = np.where(has, ends, 1)  # an object with nothing to show still gets one row
+        obj = np.repeat(np.arange(len(key_in)), n_rows)
+        epoch = np.arange(int(n_rows.sum())) - np.repeat(np.cumsum(n_rows) - n_rows, n_rows) + 1
+        ok = has[obj]
+        rows = shard_row[obj]
+        marg = np.full((len(obj), tax.n_nodes), np.nan)
+        if clf.stepwise is not None:  # one pass per object: the output after every observation
+            marg[ok] = batched_steps(clf.stepwise, shard, shard_row[has], ends[has], batch_size, tax.n_nodes)
+        else:  # one pass per (object, prefix)
+            marg[ok] = batched(clf.forward, shard, rows[ok], epoch[ok], batch_size, tax.n_nodes)
+        mjd = np.full(len(obj), np.nan)
+        mjd[ok] = shard.t0[rows[ok]] + shard.x[shard.offsets[rows[ok]] + epoch[ok] - 1, 0]
+        cols = {
+            "SNID": snid_in.take(pa.array(obj)),
+            "status": np.where(ok, "ok", NO_OBSERVATION).tolist(),
+            "epoch": np.where(ok, epoch, 0),
+            "mjd": mjd,
+            "n_obs": np.where(ok, epoch, 0),
+        }
+    for j, node in enumerate(tax.nodes):
+        cols[node] = marg[:, j]
+    cols.update(level_predictions(tax, marg))
+    types = {"status": pa.string(), "epoch": pa.int64(), "mjd": pa.float64(), "n_obs": pa.int64()}
+    types.update({node: pa.float64() for node in tax.nodes})
+    return pa.table({k: v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, types.get(k, pa.string()))
+                     for k, v in cols.items()})
+
+
+def predict(
+    model_path: str | Path,
+    inputs: Sequence[str | Path],
+    out: str | Path,
+    days: float | None = None,
+    per_epoch: bool = False,
+    runtime: str = "torch",
+    batch_size: int = 1024,
+) -> pa.Table:
+    """Classify every object of ``inputs`` (see :func:`read_input`) and write one parquet ``out``."""
+    if days is not None and not days >= 0:
+        raise InputError(f"--days must be >= 0 days after the first detection, got {days}")
+    clf = load_classifier(model_path, runtime)
+    if len(inputs) == 2 and all(str(p).upper().endswith((".FITS", ".FITS.GZ")) for p in inputs):
+        head, phot = sorted(inputs, key=lambda p: "_PHOT.FITS" in str(p).upper())
+        tables = read_input(head, phot=phot)
+    else:
+        tables = [t for p in inputs for t in read_input(p)]
+    parts = [predict_table(clf, t, days, per_epoch, batch_size, source=src) for src, t in tables]
+    if len({p.schema.field("SNID").type for p in parts}) > 1:
+        parts = [p.set_column(0, "SNID", p.column("SNID").cast(pa.string())) for p in parts]
+    result = pa.concat_tables(parts)
+    meta = {"model": str(model_path), "runtime": runtime, "days": days, "per_epoch": per_epoch, "inputs": [s for s, _ in tables]}
+    result = result.replace_schema_metadata({b"elasticc_classification": json.dumps(meta)})
+    with atomic_output(out, suffix=".parquet") as tmp:
+        pq.write_table(result, tmp)
+    n_ok = int(np.sum(np.asarray(result.column("status").to_pylist()) == "ok"))
+    log.info("wrote %s: %d rows (%d with an answer) from %d input file(s)", out, result.num_rows, n_ok, len(tables))
+    return result

@@ -1,0 +1,26 @@
+"""A small untrained model artifact (random weights, real architecture) for predict/export tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from elasticc_classification.features import feature_names, resolve_config, static_names
+from elasticc_classification.model import HierarchicalClassifier, artifact_dict
+from elasticc_classification.taxonomy import Taxonomy
+
+
+def make_artifact(path: Path, hidden: int = 16, cell: str = "lstm", seed: int = 0, temperature: float = 1.0) -> Path:
+    """Write a model artifact with the default taxonomy and feature configuration to ``path``."""
+    torch.manual_seed(seed)
+    cfg = resolve_config({})
+    tax = Taxonomy.load()
+    m = HierarchicalClassifier(tax.to_dict(), feature_names(cfg), static_names(cfg),
+                               model={"hidden": hidden, "layers": 2, "cell": cell, "head_hidden": 24}, preprocess=cfg)
+    with torch.no_grad():  # larger weights than the default init: probabilities far from uniform
+        for p in m.head.parameters():
+            p.mul_(3.0)
+        m.temperature.fill_(temperature)
+    torch.save(artifact_dict(m.eval()), path)
+    return path

@@ -1,0 +1,123 @@
+"""Prediction on the real SNANA files: one row per object, consistent probabilities, every input kind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from elasticc_classification import predict as P
+from elasticc_classification.cli import main
+from elasticc_classification.errors import InputError
+from elasticc_classification.snana import read_pair
+from elasticc_classification.taxonomy import Taxonomy
+from model_helpers import make_artifact
+
+SNIB = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_SNIb-Templates"
+HEAD = SNIB + "/ELASTICC2_TRAIN_01_1percent_NONIaMODEL0-0001_HEAD.FITS.gz"
+PHOT = SNIB + "/ELASTICC2_TRAIN_01_1percent_NONIaMODEL0-0001_PHOT.FITS.gz"
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    return make_artifact(tmp_path_factory.mktemp("model") / "model.ckpt")
+
+
+def _probabilities_are_consistent(t: pa.Table, tax: Taxonomy) -> np.ndarray:
+    ok = np.asarray(t.column("status").to_pylist()) == "ok"
+    p = np.column_stack([t.column(n).to_numpy() for n in tax.nodes])[ok]
+    np.testing.assert_allclose(p[:, 0], 1.0, atol=1e-5)
+    for i in range(tax.n_nodes):
+        ch = tax.children(i)
+        if ch:  # siblings sum to 1 given their parent: children's marginals sum to the parent's
+            np.testing.assert_allclose(p[:, ch].sum(1), p[:, i], atol=1e-5)
+    assert np.all((p >= 0) & (p <= 1 + 1e-6))
+    return p
+
+
+def test_predict_real_directory_one_row_per_object(realdata, artifact, tmp_path):
+    out = tmp_path / "pred.parquet"
+    assert main(["predict", str(artifact), str(realdata / "elasticc2_train_1percent"), str(out)]) == 0
+    t = pq.read_table(out)
+    tax = Taxonomy.load()
+    assert t.num_rows == 167  # README: 167 objects in the 60 pairs (20 of them empty)
+    assert len(set(t.column("SNID").to_pylist())) == 167
+    assert t.column_names[:3] == ["SNID", "status", "n_obs"]
+    assert t.column_names[3 : 3 + tax.n_nodes] == list(tax.nodes)
+    assert t.column_names[-4:] == ["pred_level_1", "pred_level_2", "pred_level_3", "pred_leaf"]
+    p = _probabilities_are_consistent(t, tax)
+    leaves = tax.leaves
+    best = np.asarray(tax.nodes, object)[leaves[np.argmax(p[:, leaves], 1)]]
+    ok = np.asarray(t.column("status").to_pylist()) == "ok"
+    assert list(best) == list(np.asarray(t.column("pred_leaf").to_pylist(), object)[ok])
+    assert 1144924 in t.column("SNID").to_pylist()
+
+
+def test_predict_pair_head_only_and_parquet_agree(realdata, artifact, tmp_path):
+    tax = Taxonomy.load()
+    a = P.predict(artifact, [realdata / HEAD, realdata / PHOT], tmp_path / "a.parquet")
+    b = P.predict(artifact, [realdata / HEAD], tmp_path / "b.parquet")  # PHOT partner found beside it
+    pq.write_table(read_pair(realdata / HEAD, realdata / PHOT), tmp_path / "conv.parquet")
+    c = P.predict(artifact, [tmp_path / "conv.parquet"], tmp_path / "c.parquet")
+    assert a.num_rows == len(read_pair(realdata / HEAD, realdata / PHOT)) > 0
+    for other in (b, c):
+        assert other.column("SNID").to_pylist() == a.column("SNID").to_pylist()
+        for n in tax.nodes:
+            np.testing.assert_allclose(other.column(n).to_numpy(), a.column(n).to_numpy(), atol=1e-6)
+
+
+def test_days_and_per_epoch(realdata, artifact, tmp_path):
+    tax = Taxonomy.load()
+    full = P.predict(artifact, [realdata / HEAD], tmp_path / "f.parquet")
+    early = P.predict(artifact, [realdata / HEAD], tmp_path / "d.parquet", days=0)
+    assert np.all(early.column("n_obs").to_numpy() <= full.column("n_obs").to_numpy())
+    ep = P.predict(artifact, [realdata / HEAD], tmp_path / "e.parquet", per_epoch=True)
+    _probabilities_are_consistent(ep, tax)
+    n_obs = full.column("n_obs").to_numpy()
+    assert ep.num_rows == n_obs.sum()
+    snid = np.asarray(ep.column("SNID").to_pylist())
+    epoch = ep.column("epoch").to_numpy()
+    mjd = ep.column("mjd").to_numpy()
+    for k, s in enumerate(full.column("SNID").to_pylist()):
+        rows = np.flatnonzero(snid == s)
+        np.testing.assert_array_equal(epoch[rows], np.arange(1, n_obs[k] + 1))
+        assert np.all(np.diff(mjd[rows]) >= 0)
+        # the answer after the last observation is the full-light-curve answer
+        for n in tax.nodes:
+            assert ep.column(n)[int(rows[-1])].as_py() == pytest.approx(full.column(n)[k].as_py(), abs=1e-5)
+    # one epoch's answer equals classifying that prefix on its own (the slow path of another runtime)
+    clf = P.load_classifier(artifact)
+    slow = P.Classifier(clf.taxonomy, clf.feature_cfg, clf.forward, "torch", clf.feature_names, stepwise=None)
+    t2 = P.predict_table(slow, read_pair(realdata / HEAD, realdata / PHOT), per_epoch=True)
+    for n in tax.nodes:
+        np.testing.assert_allclose(t2.column(n).to_numpy(), ep.column(n).to_numpy(), atol=1e-5)
+
+
+def test_object_without_usable_observation_gets_nan_and_a_reason(realdata, artifact):
+    clf = P.load_classifier(artifact)
+    table = read_pair(realdata / HEAD, realdata / PHOT)
+    flag = table.column("PHOTFLAG").combine_chunks()
+    # object 0 loses every detection: the preprocessing keeps nothing of it
+    zero = pa.ListArray.from_arrays(flag.offsets, pa.array(np.where(
+        np.repeat(np.arange(len(table)), np.diff(flag.offsets.to_numpy())) == 0, 0, flag.values.to_numpy())))
+    t = P.predict_table(clf, table.set_column(table.column_names.index("PHOTFLAG"), "PHOTFLAG", zero))
+    assert t.num_rows == len(table)
+    assert t.column("status")[0].as_py() == P.NO_OBSERVATION and t.column("n_obs")[0].as_py() == 0
+    assert np.isnan(t.column("Alert")[0].as_py()) and t.column("pred_leaf")[0].as_py() is None
+    assert t.column("status")[1].as_py() == "ok"
+
+
+def test_bad_inputs_give_one_clear_error(artifact, tmp_path, capsys):
+    with pytest.raises(InputError, match="does not exist"):
+        P.predict(artifact, [tmp_path / "nope.parquet"], tmp_path / "o.parquet")
+    bad = tmp_path / "x_HEAD.FITS.gz"
+    bad.write_bytes(b"")
+    with pytest.raises(InputError, match="partner"):
+        P.predict(artifact, [bad], tmp_path / "o.parquet")
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet")
+    assert main(["predict", str(artifact), str(tmp_path / "junk.parquet"), str(tmp_path / "o.parquet")]) == 2
+    assert "junk.parquet" in capsys.readouterr().err
+    with pytest.raises(InputError, match="model"):
+        P.predict(tmp_path / "none.ckpt", [tmp_path / "junk.parquet"], tmp_path / "o.parquet")
+    assert not (tmp_path / "o.parquet").exists()
