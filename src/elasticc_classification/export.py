@@ -49,8 +49,6 @@ def exportable(model: Any) -> "Any":
     class ExportableClassifier(nn.Module):
         """Padded-sequence forward and dense sibling-group softmax (see the module docstring)."""
 
-        has_static: bool
-
         def __init__(self) -> None:
             super().__init__()
             self.rnn = model.rnn
@@ -134,7 +132,11 @@ def export(model_path: str | Path, out: str | Path, fmt: str = "onnx") -> Path:
     args = example_inputs(model)
     out = Path(out)
     if fmt == "torchscript":
-        scripted = torch.jit.script(mod)
+        import warnings
+
+        with warnings.catch_warnings():  # TorchScript is deprecated upstream but still the C++-loadable format
+            warnings.simplefilter("ignore", DeprecationWarning)
+            scripted = torch.jit.script(mod)
         with atomic_output(out, suffix=".pt") as tmp:
             torch.jit.save(scripted, str(tmp), _extra_files={f"{META_KEY}.json": meta})
     else:
