@@ -1,0 +1,154 @@
+"""The tensorize stage end to end: CLI, shard round trip and size, clean failures, Snakemake rules."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from lightcurve_tables import make_table, random_curve
+
+from elasticc_classification import snana
+from elasticc_classification.features import build_shard
+from elasticc_classification.shards import read_shard, write_shard
+from elasticc_classification.taxonomy import Taxonomy
+from elasticc_classification.tensorize import tensorize
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+SNIB = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_SNIb-Templates"
+PREFIX = "ELASTICC2_TRAIN_01_1percent_NONIaMODEL0"
+TAX = Taxonomy.load(None)
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "elasticc_classification.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def real_parquet(realdata, tmp_path_factory) -> Path:
+    d = realdata / SNIB
+    out = tmp_path_factory.mktemp("pq") / "0003.parquet"
+    snana.convert_pair(d / f"{PREFIX}-0003_HEAD.FITS.gz", d / f"{PREFIX}-0003_PHOT.FITS.gz", out)
+    return out
+
+
+def test_cli_shard_round_trip(real_parquet, tmp_path):
+    out = tmp_path / "shards" / "0003.arrow"
+    r = cli("tensorize", real_parquet, out, "--config", ROOT / "config/config.yaml")
+    assert r.returncode == 0, r.stderr
+    sh = read_shard(out)
+    ref = build_shard(pq.read_table(real_parquet), {}, TAX)
+    assert len(sh) == len(ref) == 11  # README-derived: chunk 0003 holds 11 objects, all with detections
+    for name in ("snid", "model", "leaf", "split", "t0", "first_det", "offsets"):
+        assert np.array_equal(getattr(sh, name), getattr(ref, name)), name
+    np.testing.assert_array_equal(sh.x, ref.x)
+    np.testing.assert_array_equal(sh.static, ref.static)
+    assert sh.meta["feature_names"] == ref.meta["feature_names"]
+    assert sh.meta["taxonomy"] == TAX.to_dict()
+    assert sh.meta["counts"]["objects_in"] == 11
+    assert "objects_kept 11" in r.stderr  # counts go to the log
+
+
+def test_cli_config_section_file(real_parquet, tmp_path):
+    cfg = tmp_path / "tensorize.yaml"
+    cfg.write_text(yaml.safe_dump({"keep": "all", "encoding": "linear"}))
+    out = tmp_path / "all.arrow"
+    r = cli("tensorize", real_parquet, out, "--config", cfg)
+    assert r.returncode == 0, r.stderr
+    sh = read_shard(out)
+    assert sh.x.shape == (1176, 5)  # every observation of the chunk (convert log: 1176 observations)
+    assert sh.meta["preprocess"]["keep"] == "all"
+
+
+def test_shard_bytes_close_to_raw_float32(tmp_path):
+    rng = np.random.default_rng(0)
+    curves = [random_curve(rng, int(s), 120) for s in rng.choice(10**9, 300, replace=False)]
+    out = tmp_path / "s.arrow"
+    sh = build_shard(make_table(curves), {"keep": "all"}, TAX)
+    write_shard(sh, out)
+    raw = sh.x.size * 4 + sh.static.size * 4
+    assert out.stat().st_size <= 1.3 * raw
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [("drop_column", "missing required column.*FLUXCALERR"), ("bad_model", "'NOPE'.*known models"),
+     ("not_parquet", "not a readable parquet"), ("absent", "not found")],
+)
+def test_bad_input_gives_clear_error_and_no_shard(real_parquet, tmp_path, damage, message):
+    src = tmp_path / "in.parquet"
+    t = pq.read_table(real_parquet)
+    if damage == "drop_column":
+        pq.write_table(t.drop_columns(["FLUXCALERR"]), src)
+    elif damage == "bad_model":
+        i = t.column_names.index("MODEL")
+        pq.write_table(t.set_column(i, "MODEL", pa.array(["NOPE"] * t.num_rows)), src)
+    elif damage == "not_parquet":
+        src.write_bytes(b"PAR1 definitely not parquet")
+    out = tmp_path / "out" / "s.arrow"
+    r = cli("tensorize", src, out)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert re.search(message, r.stderr), r.stderr
+    assert "Traceback" not in r.stderr
+    assert not out.exists()
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []  # no temporary file left
+
+
+def test_python_api_leaves_no_partial_output(real_parquet, tmp_path):
+    out = tmp_path / "s.arrow"
+    with pytest.raises(Exception):
+        tensorize(real_parquet, out, cfg={"keep": "sometimes"})
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+# --- Snakemake ------------------------------------------------------------------------------
+def snakemake(results: Path, raw_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [str(SNAKEMAKE), *args, "--cores", "2", "--config", f"raw_dir={raw_dir}", f"results_dir={results}"]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_rules_make_shards_and_gallery(realdata, tmp_path):
+    raw = realdata / "elasticc2_train_1percent"
+    results = tmp_path / "results"
+    targets = [results / "shards/SNIb-Templates/0001.arrow", results / "shards/Mdwarf-flare/0001.arrow",
+               results / "plots/lightcurves/SNIb-Templates.png"]
+    r = snakemake(results, raw, *map(str, targets))
+    assert r.returncode == 0, r.stderr[-3000:]
+    sh = read_shard(targets[0])
+    assert len(sh) == 5 and sh.snid[0] == "1144924"
+    empty = read_shard(targets[1])  # Mdwarf-flare 0001 is an empty pair
+    assert len(empty) == 0 and empty.x.shape == (0, 10)
+    png = targets[2].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20000
+    log = (results / "logs/tensorize/SNIb-Templates/0001.log").read_text()
+    assert "objects_kept 5" in log and "observations_outside_window" in log
+    assert "6 light curves drawn" in (results / "logs/lightcurve_gallery/SNIb-Templates.log").read_text()
+    dry = snakemake(results, raw, "-n", "--quiet", "rules")
+    text = dry.stdout + dry.stderr
+    assert dry.returncode == 0
+    assert "tensorize" in text and "lightcurve_gallery" in text
+
+
+def test_rule_fails_cleanly_on_a_bad_parquet(realdata, tmp_path):
+    raw = realdata / "elasticc2_train_1percent"
+    results = tmp_path / "results"
+    bad = results / "parquet/SNIb-Templates/0002.parquet"
+    bad.parent.mkdir(parents=True)
+    d = realdata / SNIB
+    t = snana.read_pair(d / f"{PREFIX}-0002_HEAD.FITS.gz", d / f"{PREFIX}-0002_PHOT.FITS.gz")
+    pq.write_table(t.drop_columns(["BAND"]), bad)  # newer than the raw files: convert does not rerun
+    out = results / "shards/SNIb-Templates/0002.arrow"
+    r = snakemake(results, raw, str(out), "--rerun-triggers", "mtime")
+    assert r.returncode != 0
+    assert not out.exists()
+    log = (results / "logs/tensorize/SNIb-Templates/0002.log").read_text()
+    assert "missing required column(s) ['BAND']" in log and "Traceback" not in log
