@@ -45,9 +45,11 @@ def load_split(shard_paths: Sequence[str | Path], split: str) -> Shard:
         raise InputError(f"split {split!r} is not one of {list(SPLITS)}")
     if not shard_paths:
         raise InputError("no shard files given: run tensorize first")
-    shard = concat_shards([read_shard(p) for p in shard_paths])
-    keep = np.flatnonzero(shard.split == SPLITS[split])
-    return subset(shard, keep)
+    parts = []
+    for p in shard_paths:  # subset each memory-mapped shard first: only the split is copied
+        sh = read_shard(p)
+        parts.append(subset(sh, np.flatnonzero(sh.split == SPLITS[split])))
+    return concat_shards(parts)
 
 
 def subset(shard: Shard, keep: np.ndarray) -> Shard:
