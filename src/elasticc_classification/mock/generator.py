@@ -1,0 +1,236 @@
+"""Write the synthetic ELAsTiCC2-like sample: per model, chunk pairs of HEAD/PHOT FITS files.
+
+Each (model, chunk) has its own random stream ``SeedSequence([seed, model index, chunk])``, so
+chunks can be generated in any order or in parallel and are byte-identical for the same
+arguments. The number of objects in a chunk is Poisson with mean ``objects_per_chunk`` (small
+means give empty chunks, as in the real sample). Like the real training set, only objects with
+at least one detection (PHOTFLAG & 4096) are written: candidates are simulated in batches and
+those never detected are dropped (counted in the log).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import layout
+from ..errors import InputError, atomic_output
+from . import MODELS, schema
+from .fitsio import primary_hdu, table_hdu, write_fits_gz
+from .hosts import host_columns
+from .lightcurves import evaluate, sample, sim_magobs
+from .models import SPECS, Spec
+from .observing import PHOTFLAG_DETECT, draw_cadence, flux_errors, photflags
+
+log = logging.getLogger(__name__)
+
+MODEL_INDEX = {m: i for i, m in enumerate(MODELS)}
+MAX_CHUNKS = 4096  # SNIDs: 5 bits model, 12 bits chunk, 17 bits object -> unique 34-bit ids
+MAX_OBJECTS_PER_CHUNK = 100_000
+BATCH = 1500  # candidates simulated at once (bounds memory: ~ BATCH x 500 nights x 3 visits)
+_BAND_BYTES = np.array([f"{b} ".encode() for b in schema.BANDS])
+_SNID_MUL = np.uint64(0x2545F4915)  # odd: multiplication is a bijection modulo 2**34
+_SNID_MASK = np.uint64((1 << 34) - 1)
+
+
+@dataclass
+class Objects:
+    """Simulated objects: HEAD values (n,), observations (sum nobs,) in file order, nobs (n,)."""
+
+    head: dict[str, np.ndarray]
+    phot: dict[str, np.ndarray]
+    nobs: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.nobs)
+
+    def select(self, keep: np.ndarray) -> "Objects":
+        ok = np.repeat(keep, self.nobs)
+        return Objects({k: v[keep] for k, v in self.head.items()}, {k: v[ok] for k, v in self.phot.items()},
+                       self.nobs[keep])
+
+    @staticmethod
+    def concat(parts: list["Objects"]) -> "Objects":
+        return Objects({k: np.concatenate([p.head[k] for p in parts]) for k in parts[0].head},
+                       {k: np.concatenate([p.phot[k] for p in parts]) for k in parts[0].phot},
+                       np.concatenate([p.nobs for p in parts]))
+
+
+def simulate(spec: Spec, type_index: int, n: int, rng: np.random.Generator) -> Objects:
+    """Simulate ``n`` candidate objects of one model (detected or not)."""
+    P = sample(spec, n, rng)
+    ra = np.round(rng.uniform(0.0, 360.0, n), 6)
+    dec = np.round(np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-75.0)), np.sin(np.radians(10.0)), n))), 6)
+    mwebv = np.clip(rng.lognormal(np.log(0.035), 0.7, n), 0.002, 1.5)
+    cad = draw_cadence(rng, P["t_lo"], P["t_hi"], ra)
+    head: dict[str, np.ndarray] = {}
+    if not spec.galactic:
+        cols, _, host_psf = host_columns(rng, P["z"], ra, dec, spec.host_frac, spec.nuclear)
+        head.update(cols)
+    else:
+        host_psf = np.zeros((n, 6))
+    lc = evaluate(spec, P, cad, mwebv, rng)
+    noise, err, sky_sig = flux_errors(rng, cad, lc["total"], host_psf[cad.obj, cad.band])
+    fluxcal = lc["diff"] + noise
+    magobs = sim_magobs(lc["total"])
+    flag = photflags(cad, fluxcal, err, magobs)
+    det = (flag & PHOTFLAG_DETECT) > 0
+    ndet = np.bincount(cad.obj[det], minlength=n)
+    first = np.full(n, -9.0)
+    last = np.full(n, -9.0)
+    if det.any():
+        od, md = cad.obj[det], cad.mjd[det]
+        first[od[::-1]] = md[::-1]  # last write wins: the earliest detection
+        last[od] = md
+
+    head["RA"], head["DEC"] = ra, dec
+    head["SIM_RA"], head["SIM_DEC"] = ra, dec
+    head["MWEBV"], head["MWEBV_ERR"] = mwebv, 0.05 * mwebv
+    head["SNTYPE"] = np.where(rng.random(n) < 0.85, 100 + type_index, type_index)
+    head["MJD_TRIGGER"] = head["MJD_DETECT_FIRST"] = first
+    head["MJD_DETECT_LAST"] = last
+    head["SIM_PEAKMJD"] = lc["sim_peakmjd"]
+    if spec.family == "transient":
+        head["PEAKMJD"] = lc["sim_peakmjd"] + rng.normal(0.0, 1.5, n) * (1 + P["z"])
+    else:
+        head["PEAKMJD"] = lc["sim_peakmjd"]
+    head["SIM_TEMPLATE_INDEX"] = rng.integers(1, 400, n)
+    head["SIM_LIBID"] = rng.integers(1, 50_000, n)
+    head["SIM_SEARCHEFF_MASK"] = np.where(ndet >= 3, 5, 1)
+    for i, b in enumerate(schema.BANDS):
+        head[f"SIM_PEAKMAG_{b}"] = lc["peakmag"][:, i]
+    if spec.galactic:
+        for i, b in enumerate(schema.BANDS):
+            head[f"SIM_TEMPLATEMAG_{b}"] = lc["templatemag"][:, i]
+    else:
+        head["SIM_MWEBV"] = mwebv * rng.normal(1.0, 0.03, n)
+        head["SIM_MAGSMEAR_COH"] = rng.normal(0.0, 0.1, n)
+        peak_flux = 10 ** (-0.4 * (lc["peakmag"] - 27.5))
+        galfrac = np.where(host_psf > 0, host_psf / np.maximum(peak_flux, 1e-6), -9.0)
+        for i, b in enumerate(schema.BANDS):
+            head[f"SIM_GALFRAC_{b}"] = galfrac[:, i]
+    phot = {
+        "MJD": cad.mjd, "BAND": _BAND_BYTES[cad.band], "PHOTFLAG": flag, "FLUXCAL": fluxcal,
+        "FLUXCALERR": err, "PSF_SIG1": np.round(cad.psf, 2), "SKY_SIG": sky_sig,
+        "ZEROPT": np.round(cad.zeropt, 2), "SIM_MAGOBS": magobs,
+    }
+    obj = Objects(head, phot, cad.nobs)
+    obj.head["_NDET"] = ndet
+    return obj
+
+
+def simulate_detected(model: str, n: int, rng: np.random.Generator) -> tuple[Objects, int, int]:
+    """``n`` detected objects of ``model``, the number of candidates simulated for them and
+    how many of those were never detected."""
+    spec = SPECS[model]
+    parts: list[Objects] = []
+    have = tried = 0
+    eff = 0.5
+    while have < n:
+        m = int(min(BATCH, np.ceil((n - have) / max(eff, 0.02) * 1.15) + 4))
+        batch = simulate(spec, MODELS[model], m, rng)
+        keep = batch.head["_NDET"] > 0
+        tried += m
+        good = batch.select(keep)
+        parts.append(good)
+        have += len(good)
+        eff = max(have / tried, 0.005)
+        if tried > 200 * max(n, 10) and have < n:
+            raise RuntimeError(f"mock model {model}: only {have} of {tried} simulated objects were detected")
+    out = Objects.concat(parts)
+    return out.select(np.arange(len(out)) < n), tried, tried - have
+
+
+def snids(model_index: int, chunk: int, n: int, seed: int) -> np.ndarray:
+    """Unique SNIDs: a bijective scramble of (model, chunk, object) into 1 .. 2**34."""
+    g = (np.uint64(model_index) << np.uint64(29)) | (np.uint64(chunk - 1) << np.uint64(17)) | np.arange(n, dtype=np.uint64)
+    off = np.uint64((seed * 0x9E3779B1) % (1 << 34))
+    return ((g * _SNID_MUL + off) & _SNID_MASK).astype(np.int64) + 1
+
+
+def build_tables(model: str, chunk: int, objs: Objects | None, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """HEAD and PHOT structured arrays (big-endian, real column sets) of one chunk."""
+    spec = SPECS[model]
+    cols = schema.HEAD_GALACTIC if spec.galactic else schema.HEAD_EXTRAGALACTIC
+    head = schema.empty_table(cols, n)
+    nobs = objs.nobs if n else np.zeros(0, dtype=np.int64)
+    rows = int(nobs.sum()) + n
+    phot = schema.empty_table(schema.PHOT_COLUMNS, rows)
+    if n == 0:
+        return head, phot
+    names = set(head.dtype.names)
+    for k, v in objs.head.items():
+        if k in names:
+            head[k] = v
+    head["SNID"] = np.char.encode(snids(MODEL_INDEX[model], chunk, n, seed).astype("U16"))
+    start = np.concatenate([[0], np.cumsum(nobs + 1)[:-1]])
+    head["NOBS"] = nobs
+    head["PTROBS_MIN"] = start + 1
+    head["PTROBS_MAX"] = start + nobs
+    head["SIM_MODEL_NAME"] = spec.sim_model_name.encode()
+    head["SIM_MODEL_INDEX"] = spec.sim_model_index
+    head["SIM_TYPE_INDEX"] = MODELS[model]
+    head["SIM_TYPE_NAME"] = spec.type_name.encode()
+    sep = start + nobs
+    is_obs = np.ones(rows, dtype=bool)
+    is_obs[sep] = False
+    for k, v in objs.phot.items():
+        phot[k][is_obs] = v
+    for k, v in schema.SEPARATOR_ROW.items():
+        phot[k][sep] = v.encode() if isinstance(v, str) else v
+    return head, phot
+
+
+def write_chunk(outdir: str | Path, prefix: str, model: str, chunk: int, objects_per_chunk: float,
+                seed: int) -> tuple[Path, Path]:
+    """Simulate and write one chunk pair; returns its (HEAD, PHOT) paths."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, MODEL_INDEX[model], chunk]))
+    n = int(rng.poisson(objects_per_chunk)) if objects_per_chunk > 0 else 0
+    n = min(n, (1 << 17) - 1)  # 17-bit object index in the SNID
+    objs, tried, undetected = simulate_detected(model, n, rng) if n else (None, 0, 0)
+    head, phot = build_tables(model, chunk, objs, n, seed)
+    spec = SPECS[model]
+    head_path, phot_path = layout.chunk_paths(outdir, prefix, model, chunk)
+    tag = f"{chunk:04d}"
+    with atomic_output(head_path) as th, atomic_output(phot_path) as tp:
+        write_fits_gz(tp, primary_hdu(schema.primary_cards("PHOT", prefix, model, tag, not spec.galactic,
+                                                           spec.sim_model_index)),
+                      table_hdu(phot, schema.PHOT_COLUMNS, "Photometry"))
+        write_fits_gz(th, primary_hdu(schema.primary_cards("HEAD", prefix, model, tag, not spec.galactic,
+                                                           spec.sim_model_index)),
+                      table_hdu(head, schema.HEAD_GALACTIC if spec.galactic else schema.HEAD_EXTRAGALACTIC, "Header"))
+    log.info("mock %s chunk %s: %d objects, %d observations; %d of %d simulated candidates never detected "
+             "(dropped)", model, tag, n, int(objs.nobs.sum()) if n else 0, undetected, tried)
+    return head_path, phot_path
+
+
+def _check(models: list[str], n_chunks: int, objects_per_chunk: float, seed: int, prefix: str) -> None:
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise InputError(f"unknown mock model(s) {unknown}: choose from {', '.join(MODELS)}")
+    if not 1 <= n_chunks <= MAX_CHUNKS:
+        raise InputError(f"mock chunks must be between 1 and {MAX_CHUNKS}, got {n_chunks}")
+    if not 0 <= objects_per_chunk <= MAX_OBJECTS_PER_CHUNK:
+        raise InputError(f"mock objects_per_chunk must be between 0 and {MAX_OBJECTS_PER_CHUNK}, got {objects_per_chunk}")
+    if seed < 0:
+        raise InputError(f"mock seed must be a non-negative integer, got {seed}")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", prefix):
+        raise InputError(f"mock prefix {prefix!r} may only hold letters, digits, '_', '.' and '-'")
+
+
+def generate(outdir: str | Path, models: list[str] | None = None, n_chunks: int = 2, objects_per_chunk: float = 100,
+             seed: int = 42, prefix: str = "ELASTICC2_TRAIN_02") -> list[tuple[Path, Path]]:
+    """Write ``n_chunks`` chunk pairs for each model (default: all 32) under ``outdir`` in the
+    real layout ``<prefix>_<MODEL>/<prefix>_NONIaMODEL0-<NNNN>_{HEAD,PHOT}.FITS.gz``.
+
+    Each chunk holds Poisson(``objects_per_chunk``) objects, every one detected at least once.
+    Returns the (HEAD, PHOT) paths written. Synthetic data, not for science.
+    """
+    models = list(MODELS) if models is None else list(models)
+    _check(models, n_chunks, objects_per_chunk, seed, prefix)
+    return [write_chunk(outdir, prefix, m, c, objects_per_chunk, seed)
+            for m in models for c in range(1, n_chunks + 1)]

@@ -1,0 +1,95 @@
+"""Host galaxies and redshifts of extragalactic mock objects (HEAD columns, vectorised).
+
+A host has an absolute r magnitude ~ N(-20.7, 1.0); apparent magnitudes follow the distance
+modulus with colours that redden with redshift; photo-z scatter grows with (1+z) and host
+faintness, with 5 % catastrophic outliers; about a third of bright hosts have a spec-z.
+Objects without a matched host get the sentinels of the real files and REDSHIFT_* = -9.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtri
+
+from .physics import distmod, mag_to_flux
+from .schema import BANDS
+
+# Observed host colours relative to r at z = 0 and their change per unit redshift (u g r i z Y).
+_COL0 = np.array([1.9, 0.6, 0.0, -0.35, -0.6, -0.8])
+_COLZ = np.array([1.5, 1.2, 0.0, -0.8, -1.2, -1.4])
+_QUANTILES = ndtri(np.clip(np.arange(0, 101, 10) / 100.0, 0.001, 0.999))
+
+
+def host_columns(rng: np.random.Generator, z: np.ndarray, ra: np.ndarray, dec: np.ndarray,
+                 host_frac: float, nuclear: bool) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """HEAD columns for hosts/redshifts of objects at true redshift ``z``.
+
+    Returns (columns, has_host, host flux under the PSF per band (n, 6) in FLUXCAL).
+    Columns not returned keep the schema's sentinel for objects without a host.
+    """
+    n = len(z)
+    mu = distmod(np.maximum(z, 1e-4))
+    M_r = rng.normal(-20.7, 1.0, n)
+    mag = (M_r + mu + 2.5 * np.log10(1 + z) + 1.2 * z)[:, None] + _COL0 + _COLZ * np.minimum(z, 1.5)[:, None]
+    mag += rng.normal(0.0, 0.08, (n, 6))
+    has = (rng.random(n) < host_frac) & ((mag[:, 2] < 27.0) | nuclear)  # AGN hosts are always found
+    h = has
+    c: dict[str, np.ndarray] = {}
+    # photo-z: Gaussian scatter, wider for faint hosts; catastrophic outliers
+    sig = (0.03 + 0.04 * rng.random(n)) * (1 + z) * (1 + 0.4 * np.clip(mag[:, 2] - 22.0, 0, None))
+    zp = z + rng.normal(0.0, 1.0, n) * sig
+    outl = rng.random(n) < 0.05
+    zp = np.where(outl, rng.uniform(0.02, 3.0, n), zp)
+    zp = np.maximum(zp, 0.001)
+    sig_rep = sig * rng.uniform(0.7, 1.3, n)
+    specz = h & (rng.random(n) < np.where(mag[:, 2] < 22.0, 0.45, 0.05))
+    zs = z + rng.normal(0.0, 0.0003, n)
+    r_e = np.clip(4.0 / np.maximum(mu - 30.0, 1.0) ** 1.2 * rng.lognormal(0.0, 0.4, n), 0.3, 15.0)  # arcsec
+    if nuclear:
+        sep = np.abs(rng.normal(0.0, 0.05, n))
+    else:
+        sep = r_e * np.sqrt(-2.0 * np.log(1.0 - rng.random(n))) * 0.7
+    ang = rng.uniform(0.0, 2.0 * np.pi, n)
+    c["HOSTGAL_NMATCH"] = np.where(h, 1 + (rng.random(n) < 0.2), 0)
+    c["HOSTGAL_NMATCH2"] = c["HOSTGAL_NMATCH"]
+    c["HOSTGAL_OBJID"] = np.where(h, rng.integers(1_000_000_000, 12_000_000_000, n), 0)
+    c["HOSTGAL_PHOTOZ"] = np.where(h, zp, -9.0)
+    c["HOSTGAL_PHOTOZ_ERR"] = np.where(h, sig_rep, -9.0)
+    c["HOSTGAL_SPECZ"] = np.where(specz, zs, -9.0)
+    c["HOSTGAL_SPECZ_ERR"] = np.where(specz, 0.0005, -9.0)
+    c["HOSTGAL_RA"] = np.where(h, ra + sep / 3600.0 * np.cos(ang) / np.cos(np.radians(dec)), -999.0)
+    c["HOSTGAL_DEC"] = np.where(h, dec + sep / 3600.0 * np.sin(ang), -999.0)
+    c["HOSTGAL_SNSEP"] = np.where(h, sep, -9.0)
+    c["HOSTGAL_DDLR"] = np.where(h, sep / r_e * rng.uniform(0.7, 1.3, n), -9.0)
+    logmass = 10.2 - 0.4 * (M_r + 20.7) + rng.normal(0.0, 0.25, n)
+    c["HOSTGAL_LOGMASS"] = np.where(h, logmass, -9999.0)
+    c["HOSTGAL_ELLIPTICITY"] = np.where(h, rng.uniform(0.0, 0.7, n), -9999.0)
+    c["HOSTGAL_SQRADIUS"] = np.where(h, (r_e / 0.2) ** 2 / 8.0, -9999.0)
+    c["HOSTGAL_OBJID2"] = np.where(h, -9, 0)
+    c["HOSTGAL_OBJID_UNIQUE"] = np.where(h, -9, 0)
+    for i, q in enumerate(range(0, 101, 10)):
+        c[f"HOSTGAL_ZPHOT_Q{q:03d}"] = np.where(h, zp + sig_rep * _QUANTILES[i], -9.0)
+    magerr = 0.0155 + 0.02 * 10 ** (0.4 * (mag - 25.5))
+    sb = mag_to_flux(mag) * 0.06 * np.exp(-sep / r_e)[:, None]
+    for i, b in enumerate(BANDS):
+        c[f"HOSTGAL_MAG_{b}"] = np.where(h, mag[:, i], 999.0)
+        c[f"HOSTGAL_MAGERR_{b}"] = np.where(h, magerr[:, i], 999.0)
+        c[f"HOSTGAL_SB_FLUXCAL_{b}"] = np.where(h, sb[:, i], -999.0)
+    # redshift as a classifier sees it: spec-z, else host photo-z, else unknown
+    zh = np.where(specz, zs, np.where(h, zp, -9.0))
+    zh_err = np.where(specz, 0.001, np.where(h, sig_rep, -9.0))
+    c["REDSHIFT_HELIO"] = zh
+    c["REDSHIFT_HELIO_ERR"] = zh_err
+    c["REDSHIFT_FINAL"] = np.where(h, zh + rng.normal(0.0, 0.0007, n), -9.0)
+    c["REDSHIFT_FINAL_ERR"] = zh_err
+    c["SIM_REDSHIFT_HELIO"] = z
+    c["SIM_REDSHIFT_CMB"] = z + rng.normal(0.0, 0.0007, n)
+    c["SIM_REDSHIFT_HOST"] = np.where(h, zs, -9.0)
+    c["SIM_REDSHIFT_FLAG"] = np.where(specz, 4, np.where(h, 3, 1))
+    c["SIM_VPEC"] = rng.normal(0.0, 300.0, n)
+    c["SIM_HOSTLIB_GALID"] = np.where(h, c["HOSTGAL_OBJID"], -9)
+    c["SIM_HOSTLIB(LOGMASS_TRUE)"] = np.where(h, logmass, -9.0)
+    c["SIM_HOSTLIB(LOG_SFR)"] = np.where(h, rng.normal(0.0, 0.5, n), -9.0)
+    c["SIM_DLMU"] = mu
+    c["SIM_LENSDMU"] = rng.normal(0.0, 0.002, n)
+    return c, has, np.where(h[:, None], sb, 0.0)

@@ -1,0 +1,303 @@
+"""Light-curve families of the mock sample, evaluated on flattened observations.
+
+``sample(spec, n, rng)`` draws per-object parameters (arrays of length n) including the
+observing window; ``evaluate(spec, params, cad, rng)`` returns, per observation, the
+difference-image flux (FLUXCAL, template subtracted) and the total source flux, and per
+object the true peak time and magnitudes. Every formula works on whole arrays: parameters are
+gathered to observations with ``cad.obj``; only the AGN random walk steps over the observation
+rank (at most a few hundred steps, each over all objects).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .models import Spec
+from .observing import SURVEY_END, SURVEY_START, Cadence
+from .physics import LAMBDA_EFF, R_BAND, bb_colour, distmod, flux_to_mag, mag_to_flux
+
+LN10_25 = np.log(10) / 2.5
+
+
+def _u(rng: np.random.Generator, lohi: tuple[float, float], n: int) -> np.ndarray:
+    return rng.uniform(lohi[0], lohi[1], n)
+
+
+def _logu(rng: np.random.Generator, lohi: tuple[float, float], n: int) -> np.ndarray:
+    return np.exp(rng.uniform(np.log(lohi[0]), np.log(lohi[1]), n))
+
+
+# --- parameters ------------------------------------------------------------------------------
+def sample(spec: Spec, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per-object parameters of ``n`` objects of ``spec``, with window ``t_lo``/``t_hi`` (MJD)."""
+    p = spec.p
+    P: dict[str, np.ndarray] = {}
+    if spec.family == "transient":
+        zlo, zhi = p["z"]
+        P["z"] = zlo + (zhi - zlo) * rng.random(n) ** p.get("z_pow", 0.7)
+        P["M"] = rng.normal(p["M"][0], p["M"][1], n)
+        P["rise"] = _u(rng, p["rise"], n)
+        P["fall"] = np.maximum(_u(rng, p.get("fall", (20.0, 30.0)), n), 1.6 * P["rise"])
+        P["T"] = _u(rng, p["T"], n)
+        P["cool"] = _u(rng, p["cool"], n)
+        if "secmax" in p:  # SN Ia: second maximum in i/z; brighter, slower SNe have stronger ones
+            P["secmax"] = _u(rng, p["secmax"], n)
+            stretch = (P["fall"] - np.mean(p["fall"])) / np.ptp(p["fall"])
+            P["M"] -= 0.8 * stretch  # Phillips relation: broader is brighter
+        if "plateau" in p:
+            P["plateau"] = _u(rng, p["plateau"], n)
+            P["drop"] = _u(rng, p["drop"], n)
+        if "bump" in p:
+            P["bump"] = _u(rng, p["bump"], n)
+        if "tpl" in p:
+            P["tpl"] = _u(rng, p["tpl"], n)
+        P["t_ref"] = rng.uniform(SURVEY_START - 60.0, SURVEY_END + 20.0, n)  # true peak (MJD)
+        stretch = 1 + P["z"]
+        P["t_lo"] = P["t_ref"] - _u(rng, p.get("pre", (30.0, 100.0)), n) * np.sqrt(stretch)
+        P["t_hi"] = P["t_ref"] + _u(rng, p.get("post", (100.0, 450.0)), n) * np.sqrt(stretch)
+        return P
+    if spec.family == "agn":
+        zlo, zhi = p["z"]
+        P["z"] = zlo + (zhi - zlo) * rng.random(n) ** p.get("z_pow", 0.7)
+        P["mag"] = _u(rng, p["mag"], n)
+        P["tau"] = _logu(rng, p["tau"], n)
+        P["sf"] = _u(rng, p["sf"], n)
+        P["jump"] = _u(rng, p["jump"], n) * rng.choice([-1.0, 1.0], n) * (rng.random(n) < p["jump_frac"])
+        P["jump_w"] = rng.uniform(20.0, 100.0, n)
+    else:
+        P["z"] = np.zeros(n)
+        P["mag"] = _u(rng, p["mag"], n)
+        P["T_star"] = _u(rng, p["T_star"], n)
+    length = rng.uniform(250.0, 1000.0, n)
+    P["t_lo"] = rng.uniform(SURVEY_START - 50.0, SURVEY_END - length + 50.0)
+    P["t_hi"] = P["t_lo"] + length
+    if spec.family == "agn":
+        P["t_jump"] = rng.uniform(P["t_lo"], P["t_hi"])
+    elif spec.family == "periodic":
+        P["period"] = _logu(rng, p["period"], n)
+        P["amp"] = _u(rng, p["amp"], n)
+        P["phase0"] = rng.random(n)
+        P["phase_tpl"] = rng.random(n)
+        if "rise_frac" in p:
+            P["rise_frac"] = _u(rng, p["rise_frac"], n)
+        if "width" in p:
+            P["width"] = _u(rng, p["width"], n)
+            P["depth2"] = P["amp"] * rng.uniform(0.05, 0.9, n)
+            P["ellip"] = rng.uniform(0.0, 0.08, n)
+    elif spec.family == "flare":
+        P["flare_mag"] = _u(rng, p["flare_mag"], (n, 4))  # u-band peak of up to 4 flares
+        P["T_flare"] = _u(rng, p["T_flare"], n)
+        P["t_rise"] = _logu(rng, p["t_rise"], (n, 4))
+        P["t_decay"] = _logu(rng, p["t_decay"], (n, 4))
+        P["t_flare"] = rng.uniform(P["t_lo"][:, None], P["t_hi"][:, None], (n, 4))
+        P["active"] = rng.random((n, 4)) < 0.4
+        P["active"][:, 0] = True  # flare 0 is placed on an observation in evaluate()
+    elif spec.family == "dwarfnova":
+        P["amp"] = _u(rng, p["amp"], n)
+        P["T_out"] = _u(rng, p["T_out"], n)
+        P["recur"] = _u(rng, p["recur"], n)
+        P["dur"] = _u(rng, p["dur"], n)
+        P["t0"] = P["t_lo"] + rng.random(n) * P["recur"]
+        P["psi"] = rng.uniform(0, 2 * np.pi, (n, 2))
+    elif spec.family == "ulens":
+        med, sig = p["tE"]
+        P["tE"] = np.clip(med * np.exp(rng.normal(0.0, sig, n)), 2.0, 400.0)
+        P["u0"] = _u(rng, p["u0"], n)
+        P["blend"] = _u(rng, p["blend"], n)
+        P["t_ref"] = rng.uniform(P["t_lo"] + 0.15 * length, P["t_hi"] - 0.15 * length)
+        if "caustic" in p:
+            P["caustic"] = _u(rng, p["caustic"], (n, 2))
+            P["dt_c"] = P["tE"][:, None] * rng.uniform(0.03, 0.4, (n, 2)) * np.array([-1.0, 1.0])
+            P["w_c"] = rng.uniform(0.2, 1.5, (n, 2))
+    return P
+
+
+# --- evaluation ------------------------------------------------------------------------------
+def _transient_logflux(t: np.ndarray, P: dict, o: np.ndarray, lam_rest: np.ndarray) -> np.ndarray:
+    """ln of the rest-frame flux relative to peak (at 5000 A) at rest-frame days ``t`` after peak."""
+    rise, fall = P["rise"][o], P["fall"][o]
+    if "plateau" in P:  # SN II: rise, slowly declining plateau, drop, radioactive tail
+        lf = -np.logaddexp(0.0, -t / rise) + np.log(2.0) - np.maximum(t, 0.0) / fall
+        lf -= P["drop"][o] * LN10_25 / (1.0 + np.exp(-np.clip((t - P["plateau"][o]) / 4.0, -50, 50)))
+        return lf
+    if "tpl" in P:  # TDE: rise, then t^-5/3 decline
+        tpl = P["tpl"][o]
+        pre = -np.logaddexp(0.0, -t / rise) + np.log(2.0)
+        return np.where(t < 0, pre, -5.0 / 3.0 * np.log1p(np.maximum(t, 0.0) / tpl))
+    # Bazin shape with its maximum at t = 0 and value 1 there.
+    t0 = -rise * np.log(fall / rise - 1.0)
+    lf = -(t - t0) / fall - np.logaddexp(0.0, -(t - t0) / rise)
+    lf -= t0 / fall - np.logaddexp(0.0, t0 / rise)
+    if "secmax" in P or "bump" in P:
+        f = np.exp(lf)
+        if "secmax" in P:  # secondary maximum red-ward of ~6500 A, ~28 rest days after peak
+            w = np.clip((lam_rest - 6000.0) / 1500.0, 0.0, 1.0)
+            f = f + P["secmax"][o] * w * np.exp(-0.5 * ((t - 28.0) / 7.0) ** 2)
+        if "bump" in P:  # SN IIb: early shock-cooling peak ~ 3 weeks before the main one
+            f = f + P["bump"][o] * np.exp(-0.5 * ((t + 17.0) / 2.5) ** 2)
+        lf = np.log(np.maximum(f, 1e-30))
+    return lf
+
+
+def _transient_mag(spec: Spec, P: dict, o: np.ndarray, mjd: np.ndarray, band: np.ndarray, mwebv: np.ndarray):
+    z = P["z"][o]
+    t = (mjd - P["t_ref"][o]) / (1.0 + z)
+    lam_rest = LAMBDA_EFF[band] / (1.0 + z)
+    lf = _transient_logflux(t, P, o, lam_rest)
+    T_late = spec.p.get("T_late", 5000.0)
+    temp = T_late + (P["T"][o] - T_late) * np.exp(-np.maximum(t, 0.0) / P["cool"][o])
+    colour = bb_colour(lam_rest, temp) + spec.p.get("uv", 1.5) * np.clip((4000.0 - lam_rest) / 1000.0, 0.0, None)
+    return (P["M"][o] - lf / LN10_25 + colour + distmod(np.maximum(z, 1e-4)) - 2.5 * np.log10(1 + z)
+            + R_BAND[band] * mwebv[o])
+
+
+def _star_mag(P: dict, o: np.ndarray, band: np.ndarray, temp_key: str = "T_star") -> np.ndarray:
+    """Mean apparent magnitude of a star (r-band mean ``mag``, blackbody colours, no extinction)."""
+    return P["mag"][o] + bb_colour(LAMBDA_EFF[band], P[temp_key][o]) - bb_colour(LAMBDA_EFF[2], P[temp_key][o])
+
+
+def _periodic_dmag(spec: Spec, P: dict, o: np.ndarray, phase: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """Magnitude offset from the mean at ``phase`` (0..1); bluer bands vary more (``chroma``)."""
+    amp = P["amp"][o] * (LAMBDA_EFF[band] / LAMBDA_EFF[1]) ** (-spec.p["chroma"])
+    shape = spec.p["shape"]
+    if shape == "saw":  # fast rise, slow decline (RR Lyrae, Cepheids)
+        r = P["rise_frac"][o]
+        b = np.where(phase < r, phase / r, 1.0 - (phase - r) / (1.0 - r))
+        return amp * (0.5 - b**1.5)
+    if shape == "sin":
+        return 0.5 * amp * (np.sin(2 * np.pi * phase) + 0.25 * np.sin(4 * np.pi * phase + 0.7)) / 1.1
+    # eclipsing binary: two Gaussian eclipses half a period apart, plus ellipsoidal modulation
+    w = P["width"][o]
+    d1 = 1.0 - 10 ** (-0.4 * amp)
+    d2 = 1.0 - 10 ** (-0.4 * P["depth2"][o] * amp / P["amp"][o])
+    dp1 = (phase + 0.5) % 1.0 - 0.5
+    dp2 = phase % 1.0 - 0.5
+    ratio = 1.0 - d1 * np.exp(-0.5 * (dp1 / w) ** 2) - d2 * np.exp(-0.5 * (dp2 / w) ** 2)
+    ratio -= P["ellip"][o] * 0.5 * (1 - np.cos(4 * np.pi * phase))
+    return -2.5 * np.log10(np.maximum(ratio, 1e-3))
+
+
+def _drw(rng: np.random.Generator, cad: Cadence, tau: np.ndarray, sf: np.ndarray) -> np.ndarray:
+    """Damped random walk (Ornstein-Uhlenbeck, mag) at each observation; steps over the rank."""
+    starts = np.concatenate([[0], np.cumsum(cad.nobs)[:-1]])
+    x = np.empty(len(cad.mjd))
+    eps = rng.standard_normal(len(cad.mjd))
+    sigma = sf / np.sqrt(2.0)
+    has = cad.nobs > 0
+    idx = starts[has]
+    x[idx] = sigma[has] * eps[idx]
+    for j in range(1, int(cad.nobs.max(initial=0))):
+        live = cad.nobs > j
+        cur = starts[live] + j
+        a = np.exp(-(cad.mjd[cur] - cad.mjd[cur - 1]) / tau[live])
+        x[cur] = a * x[cur - 1] + sigma[live] * np.sqrt(1 - a * a) * eps[cur]
+    return x
+
+
+def evaluate(spec: Spec, P: dict, cad: Cadence, mwebv: np.ndarray, rng: np.random.Generator) -> dict:
+    """Fluxes at every observation and per-object truth.
+
+    Returns ``diff`` (difference-image FLUXCAL), ``total`` (FLUXCAL of all source light, for
+    Poisson noise and SIM_MAGOBS), ``sim_peakmjd`` (n,), ``peakmag`` (n, 6) and, for
+    Galactic/AGN models, ``templatemag`` (n, 6): the magnitudes in the subtracted template.
+    """
+    o, mjd, band = cad.obj, cad.mjd, cad.band
+    n = len(P["z"])
+    ext = R_BAND[band] * mwebv[o]
+    allb = np.tile(np.arange(6, dtype=np.int8), n)
+    ob = np.repeat(np.arange(n), 6)
+    fam = spec.family
+    out: dict = {}
+    if fam == "transient":
+        total = mag_to_flux(_transient_mag(spec, P, o, mjd, band, mwebv))
+        out["diff"] = total
+        out["sim_peakmjd"] = P["t_ref"]
+        out["peakmag"] = _transient_mag(spec, P, ob, P["t_ref"][ob], allb, mwebv).reshape(n, 6)
+        out["total"] = total
+        return out
+    if fam == "agn":
+        # power law f_nu ~ nu^-0.5 around the r-band mean; variability larger in the blue
+        base = P["mag"][o] - 1.25 * np.log10(LAMBDA_EFF[band] / LAMBDA_EFF[2]) + ext
+        x = _drw(rng, cad, P["tau"] * (1 + P["z"]), P["sf"])
+        scale = (LAMBDA_EFF[band] / (1 + P["z"][o]) / 3000.0) ** -0.5
+        step = P["jump"][o] / (1.0 + np.exp(-np.clip((mjd - P["t_jump"][o]) / P["jump_w"][o], -50, 50)))
+        mag = base + x * scale - step
+        tpl_b = P["mag"][ob] - 1.25 * np.log10(LAMBDA_EFF[allb] / LAMBDA_EFF[2]) + R_BAND[allb] * mwebv[ob]
+        tpl_b = tpl_b + rng.normal(0.0, 1.0, n)[ob] * P["sf"][ob] / np.sqrt(2.0) * 0.5
+        total = mag_to_flux(mag)
+        out["templatemag"] = tpl_b.reshape(n, 6)
+        out["diff"] = total - mag_to_flux(out["templatemag"][o, band])
+        out["total"] = total
+        out["peakmag"] = out["templatemag"] - np.abs(P["jump"])[:, None]
+        out["sim_peakmjd"] = P["t_jump"]
+        return out
+    quiet = _star_mag(P, o, band) + ext  # quiescent / mean magnitude per observation
+    quiet_b = (_star_mag(P, ob, allb) + R_BAND[allb] * mwebv[ob]).reshape(n, 6)
+    if fam == "periodic":
+        phase = ((mjd - P["t_lo"][o]) / P["period"][o] + P["phase0"][o]) % 1.0
+        mag = quiet + _periodic_dmag(spec, P, o, phase, band)
+        tpl = quiet_b + _periodic_dmag(spec, P, ob, P["phase_tpl"][ob], allb).reshape(n, 6)
+        total = mag_to_flux(mag)
+        diff = total - mag_to_flux(tpl[o, band])
+        # time of the brightest observed point stands for the "peak" of a periodic star
+        out["sim_peakmjd"] = _time_of_max(cad, diff, n)
+        out.update(diff=diff, total=total, templatemag=tpl, peakmag=tpl)
+        return out
+    if fam == "flare":
+        # flare 0 peaks just before a randomly chosen observation: objects enter the training set
+        # because a flare triggered them
+        starts = np.concatenate([[0], np.cumsum(cad.nobs)[:-1]])
+        pick = starts + np.floor(rng.random(n) * np.maximum(cad.nobs, 1)).astype(np.int64)
+        pick = np.minimum(pick, max(len(mjd) - 1, 0))
+        has = cad.nobs > 0
+        tf = P["t_flare"].copy()
+        if len(mjd):
+            tf[has, 0] = mjd[pick[has]] - rng.random(int(has.sum())) * P["t_decay"][has, 0]
+        dt = mjd[:, None] - tf[o]
+        prof = np.where(dt < 0, np.exp(np.clip(dt / P["t_rise"][o], -50.0, 0.0)),
+                        np.exp(-np.clip(dt / P["t_decay"][o], 0.0, 50.0)))
+        amp_u = mag_to_flux(P["flare_mag"][o]) * P["active"][o]
+        colour = bb_colour(LAMBDA_EFF[band], P["T_flare"][o]) - bb_colour(LAMBDA_EFF[0], P["T_flare"][o])
+        diff = (amp_u * prof).sum(axis=1) * 10 ** (-0.4 * (colour + ext))
+        out["sim_peakmjd"] = tf[:, 0]
+    elif fam == "dwarfnova":
+        s = mjd - P["t0"][o]
+        k = np.floor(s / P["recur"][o])
+        jitter = 0.2 * P["recur"][o] * np.sin(1.7 * k + P["psi"][o, 0])
+        s = s - k * P["recur"][o] - jitter
+        dur = P["dur"][o] * (0.7 + 0.3 * np.abs(np.sin(2.3 * k + P["psi"][o, 1])))
+        prof = (1.0 / (1.0 + np.exp(-np.clip(s / 0.4, -50, 50)))) / (1.0 + np.exp(-np.clip((dur - s) / 1.2, -50, 50)))
+        prof *= np.exp(-np.maximum(s, 0.0) / (2.5 * dur))
+        g_quiet = _star_mag(P, o, np.full_like(band, 1)) + R_BAND[1] * mwebv[o]
+        colour = bb_colour(LAMBDA_EFF[band], P["T_out"][o]) - bb_colour(LAMBDA_EFF[1], P["T_out"][o])
+        diff = mag_to_flux(g_quiet - P["amp"][o] + colour + ext - R_BAND[1] * mwebv[o]) * prof
+        out["sim_peakmjd"] = _time_of_max(cad, diff, n)
+    elif fam == "ulens":
+        u = np.sqrt(P["u0"][o] ** 2 + ((mjd - P["t_ref"][o]) / P["tE"][o]) ** 2)
+        amp = (u * u + 2) / (u * np.sqrt(u * u + 4))
+        if "caustic" in P:  # binary lens: two short caustic-crossing spikes around the peak
+            for j in range(2):
+                amp = amp + P["caustic"][o, j] * np.exp(
+                    -0.5 * ((mjd - P["t_ref"][o] - P["dt_c"][o, j]) / P["w_c"][o, j]) ** 2)
+        diff = mag_to_flux(quiet) * P["blend"][o] * (amp - 1.0)  # achromatic; blend = source fraction
+        out["sim_peakmjd"] = P["t_ref"]
+    else:
+        raise ValueError(f"unknown light-curve family {fam!r}")
+    out.update(diff=diff, total=mag_to_flux(quiet) + np.maximum(diff, 0.0), templatemag=quiet_b, peakmag=quiet_b)
+    return out
+
+
+def _time_of_max(cad: Cadence, flux: np.ndarray, n: int) -> np.ndarray:
+    """MJD of each object's largest ``flux`` (-9 for objects without observations)."""
+    out = np.full(n, -9.0)
+    if len(flux) == 0:
+        return out
+    order = np.lexsort((-flux, cad.obj))
+    first = np.concatenate([[True], cad.obj[order][1:] != cad.obj[order][:-1]])
+    out[cad.obj[order][first]] = cad.mjd[order][first]
+    return out
+
+
+def sim_magobs(total: np.ndarray) -> np.ndarray:
+    """SIM_MAGOBS: true magnitude of all source light (99 without flux)."""
+    return flux_to_mag(total)

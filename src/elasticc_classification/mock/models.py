@@ -1,0 +1,116 @@
+"""The 32 mock models: light-curve family, Galactic or extragalactic, and parameter ranges.
+
+Ranges are (low, high) drawn uniformly unless noted; magnitudes are absolute AB at 5000 A
+rest frame (extragalactic) or apparent r-band means (Galactic); times in rest-frame days.
+The numbers are rough literature values chosen so that classes overlap as real ones do
+(SN subtypes share rise times, colours and redshifts), not fits to any data set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from . import MODELS
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How to simulate one model: ``family`` picks the light-curve code in ``lightcurves``."""
+
+    family: str  # transient | periodic | flare | dwarfnova | ulens | agn
+    galactic: bool
+    sim_model_name: str
+    sim_model_index: int
+    type_name: str
+    p: dict = field(default_factory=dict)
+    host_frac: float = 0.93  # fraction of extragalactic objects with a matched host
+    nuclear: bool = False
+
+
+def _sn(name: str, type_name: str, **p) -> Spec:
+    base = dict(z=(0.02, 0.5), z_pow=0.7, M=(-17.5, 0.8), rise=(3.0, 6.0), fall=(18.0, 35.0),
+                T=(9000.0, 12000.0), T_late=5000.0, cool=(10.0, 25.0), uv=1.5, pre=(30.0, 100.0),
+                post=(100.0, 450.0))
+    base.update(p)
+    return Spec("transient", False, name, 10, type_name, base)
+
+
+SPECS: dict[str, Spec] = {
+    "SNIa-SALT3": _sn("SALT3.P22-NIR", "Ia", z=(0.03, 1.1), z_pow=0.8, M=(-19.3, 0.15), rise=(3.0, 4.5),
+                      fall=(14.0, 24.0), T=(11000.0, 14000.0), cool=(12.0, 18.0), secmax=(0.25, 0.5), uv=2.0),
+    "SNIa-91bg": _sn("NON1ASED", "91bg", z=(0.01, 0.35), M=(-17.6, 0.4), rise=(2.5, 3.5), fall=(9.0, 14.0),
+                     T=(8000.0, 9500.0), T_late=4200.0, cool=(6.0, 10.0), uv=2.5),
+    "SNIax": _sn("NON1ASED", "Iax", z=(0.01, 0.4), M=(-16.8, 1.0), rise=(3.0, 5.0), fall=(14.0, 26.0),
+                 T=(8500.0, 11000.0), cool=(8.0, 14.0), uv=2.0),
+    "SNIb-Templates": _sn("NON1ASED", "Ib", M=(-17.4, 0.8)),
+    "SNIb+HostXT_V19": _sn("NON1ASED", "Ib", M=(-17.6, 0.7), fall=(20.0, 38.0)),
+    "SNIc-Templates": _sn("NON1ASED", "Ic", M=(-17.5, 0.8), fall=(16.0, 30.0)),
+    "SNIc+HostXT_V19": _sn("NON1ASED", "Ic", M=(-17.7, 0.7), fall=(16.0, 30.0)),
+    "SNIcBL+HostXT_V19": _sn("NON1ASED", "Ic-BL", z=(0.02, 0.6), M=(-18.4, 0.6), rise=(2.5, 4.5),
+                             fall=(14.0, 24.0), T=(10000.0, 13000.0)),
+    "SNII-NMF": _sn("NON1ASED", "II", M=(-16.9, 1.0), rise=(1.5, 4.0), plateau=(50.0, 110.0),
+                    fall=(80.0, 250.0), drop=(1.2, 2.8), T=(12000.0, 18000.0), T_late=5500.0, cool=(12.0, 25.0)),
+    "SNII-Templates": _sn("NON1ASED", "II", M=(-16.8, 1.0), rise=(1.5, 4.0), plateau=(60.0, 120.0),
+                          fall=(150.0, 400.0), drop=(1.5, 3.0), T=(12000.0, 18000.0), T_late=5500.0, cool=(12.0, 25.0)),
+    "SNII+HostXT_V19": _sn("NON1ASED", "II", M=(-17.0, 0.9), rise=(1.5, 4.0), plateau=(40.0, 110.0),
+                           fall=(60.0, 300.0), drop=(1.0, 2.8), T=(12000.0, 18000.0), T_late=5500.0, cool=(12.0, 25.0)),
+    "SNIIn-MOSFIT": _sn("NON1ASED", "IIn", z=(0.03, 0.9), M=(-18.6, 1.0), rise=(6.0, 20.0), fall=(50.0, 160.0),
+                        T=(8000.0, 12000.0), T_late=6500.0, cool=(40.0, 120.0), uv=1.0, post=(150.0, 600.0)),
+    "SNIIn+HostXT_V19": _sn("NON1ASED", "IIn", z=(0.03, 0.8), M=(-18.3, 1.0), rise=(5.0, 15.0),
+                            fall=(40.0, 120.0), T=(8000.0, 12000.0), T_late=6500.0, cool=(40.0, 120.0), uv=1.0),
+    "SNIIb+HostXT_V19": _sn("NON1ASED", "IIb", M=(-17.3, 0.7), fall=(18.0, 32.0), bump=(0.3, 0.9)),
+    "SLSN-I+host": _sn("NON1ASED", "SLSN-I", z=(0.15, 2.5), z_pow=0.8, M=(-21.4, 0.7), rise=(8.0, 18.0),
+                       fall=(35.0, 90.0), T=(13000.0, 18000.0), T_late=7000.0, cool=(40.0, 90.0), uv=0.6,
+                       pre=(60.0, 150.0), post=(200.0, 700.0)),
+    "SLSN-I_no_host": Spec("transient", False, "NON1ASED", 10, "SLSN-I", {}, host_frac=0.0),
+    "TDE": replace(_sn("NON1ASED", "TDE", z=(0.03, 1.0), M=(-19.6, 0.8), rise=(5.0, 15.0), tpl=(20.0, 60.0),
+               T=(20000.0, 40000.0), T_late=15000.0, cool=(100.0, 300.0), uv=0.0, post=(150.0, 600.0)),
+                   nuclear=True),
+    "ILOT": _sn("NON1ASED", "ILOT", z=(0.003, 0.03), z_pow=0.9, M=(-12.8, 1.2), rise=(2.0, 10.0),
+                fall=(15.0, 80.0), T=(4000.0, 7000.0), T_late=3500.0, cool=(20.0, 60.0), uv=1.0),
+    "CART": _sn("NON1ASED", "CART", z=(0.005, 0.12), M=(-15.6, 0.8), rise=(4.0, 10.0), fall=(30.0, 90.0),
+                T=(5000.0, 7500.0), T_late=4000.0, cool=(20.0, 60.0), uv=1.5),
+    "PISN": _sn("NON1ASED", "PISN", z=(0.2, 2.0), z_pow=0.8, M=(-20.6, 0.7), rise=(25.0, 45.0),
+                fall=(100.0, 250.0), T=(7000.0, 10000.0), T_late=5000.0, cool=(100.0, 250.0), uv=1.0,
+                pre=(100.0, 300.0), post=(300.0, 900.0)),
+    "KN_K17": _sn("NON1ASED", "KN", z=(0.005, 0.08), z_pow=0.8, M=(-15.8, 0.7), rise=(0.3, 0.7),
+                  fall=(1.0, 2.5), T=(6000.0, 9000.0), T_late=2500.0, cool=(1.0, 2.5), uv=1.0,
+                  pre=(20.0, 60.0), post=(30.0, 120.0)),
+    "KN_B19": _sn("NON1ASED", "KN", z=(0.005, 0.08), z_pow=0.8, M=(-16.0, 0.7), rise=(0.3, 0.8),
+                  fall=(1.2, 3.0), T=(7000.0, 10000.0), T_late=2500.0, cool=(1.2, 3.0), uv=1.0,
+                  pre=(20.0, 60.0), post=(30.0, 120.0)),
+    "Mdwarf-flare": Spec("flare", True, "LCLIB", 12, "m-Dwarf-",
+                         dict(mag=(17.5, 23.0), T_star=(2900.0, 3400.0), flare_mag=(16.5, 22.5),
+                              T_flare=(9000.0, 13000.0), t_rise=(0.0007, 0.003), t_decay=(0.005, 0.05))),
+    "dwarf-nova": Spec("dwarfnova", True, "LCLIB", 12, "dwarf-no",
+                       dict(mag=(20.0, 24.5), T_star=(5500.0, 8000.0), amp=(2.5, 5.0), T_out=(10000.0, 15000.0),
+                            recur=(15.0, 150.0), dur=(4.0, 15.0))),
+    "uLens-Single_PyLIMA": Spec("ulens", True, "LCLIB", 12, "uLens",
+                                dict(mag=(18.0, 23.5), T_star=(4000.0, 7000.0), tE=(30.0, 0.7), u0=(0.01, 1.0),
+                                     blend=(0.3, 1.0))),
+    "uLens-Single-GenLens": Spec("ulens", True, "LCLIB", 12, "uLens",
+                                 dict(mag=(18.0, 23.5), T_star=(4000.0, 7000.0), tE=(20.0, 0.9), u0=(0.01, 1.0),
+                                      blend=(0.5, 1.0))),
+    "uLens-Binary": Spec("ulens", True, "LCLIB", 12, "uLens",
+                         dict(mag=(18.0, 23.5), T_star=(4000.0, 7000.0), tE=(30.0, 0.7), u0=(0.05, 1.0),
+                              blend=(0.3, 1.0), caustic=(2.0, 15.0))),
+    "CLAGN": Spec("agn", False, "LCLIB", 12, "CLAGN",
+                  dict(z=(0.1, 2.5), z_pow=0.8, mag=(19.5, 23.5), tau=(50.0, 500.0), sf=(0.15, 0.4),
+                       jump=(0.5, 1.5), jump_frac=0.7),
+                  host_frac=0.97, nuclear=True),
+    "RRL": Spec("periodic", True, "LCLIB", 12, "RRL",
+                dict(mag=(16.5, 21.5), T_star=(6000.0, 7200.0), period=(0.3, 0.9), amp=(0.4, 1.2), shape="saw",
+                     rise_frac=(0.1, 0.3), chroma=0.8)),
+    "EB": Spec("periodic", True, "LCLIB", 12, "EB",
+               dict(mag=(16.5, 22.0), T_star=(4000.0, 10000.0), period=(0.3, 20.0), amp=(0.1, 1.5), shape="eb",
+                    width=(0.02, 0.1), chroma=0.1)),
+    "Cepheid": Spec("periodic", True, "LCLIB", 12, "Cepheid",
+                    dict(mag=(16.5, 22.0), T_star=(5000.0, 6500.0), period=(1.0, 50.0), amp=(0.3, 1.0), shape="saw",
+                         rise_frac=(0.15, 0.35), chroma=0.8)),
+    "d-Sct": Spec("periodic", True, "LCLIB", 12, "d-Sct",
+                  dict(mag=(16.5, 21.0), T_star=(6800.0, 8500.0), period=(0.02, 0.25), amp=(0.02, 0.3),
+                       shape="sin", chroma=0.5)),
+}
+SPECS["SLSN-I_no_host"] = Spec("transient", False, "NON1ASED", 10, "SLSN-I", SPECS["SLSN-I+host"].p, host_frac=0.0)
+
+assert set(SPECS) == set(MODELS), set(SPECS) ^ set(MODELS)
