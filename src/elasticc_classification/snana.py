@@ -248,10 +248,12 @@ def _strip(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n, w = b.shape
     if n == 0 or w == 0:
         return np.zeros(0, np.uint8), np.zeros(n + 1, np.int64)
+    keep = b > 32  # neither space nor NUL (nor other control characters)
     nul = b == 0
     if nul.any():  # characters after the first NUL are not part of the string
-        b = np.where(np.cumsum(nul, axis=1) > 0, np.uint8(32), b)
-    keep = b != 32
+        has = nul.any(axis=1)
+        end = np.where(has, nul.argmax(axis=1), w)
+        keep &= np.arange(w) < end[:, None]
     any_keep = keep.any(axis=1)
     first = np.where(any_keep, keep.argmax(axis=1), 0)
     last = np.where(any_keep, w - keep[:, ::-1].argmax(axis=1), 0)
@@ -300,12 +302,32 @@ def _numeric(t: FitsTable, name: str, rows: np.ndarray | None) -> np.ndarray:
     return native
 
 
+def to_arrow(a: np.ndarray) -> pa.Array:
+    """Arrow array over a 1-d numeric or bool numpy array (native byte order), from its buffer.
+
+    Used instead of ``pa.array(ndarray)``, whose first call imports pandas (about 0.4 s and
+    50 MB per process; the converter runs as thousands of short jobs)."""
+    a = np.ascontiguousarray(a)
+    if a.dtype == np.bool_:
+        return pa.Array.from_buffers(pa.bool_(), len(a), [None, pa.py_buffer(np.packbits(a, bitorder="little"))])
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    return pa.Array.from_buffers(pa.from_numpy_dtype(a.dtype), len(a), [None, pa.py_buffer(a)])
+
+
+def _repeat_string(value: str, n: int) -> pa.Array:
+    """``n`` copies of ``value`` as an Arrow string array (no Python list of n items)."""
+    b = value.encode()
+    offsets = (np.arange(n + 1, dtype=np.int64) * len(b))
+    return _string_array(np.frombuffer(b * n, np.uint8), offsets, Path("<model>"), "MODEL")
+
+
 def _column(t: FitsTable, name: str, rows: np.ndarray | None = None) -> pa.Array:
     """Column ``name`` as an Arrow array (rows ``rows`` or all)."""
     if t.kinds[name] == "A":
         b = _string_bytes(t, name)
         return strip_strings(b if rows is None else b[rows], t.path, name)
-    return pa.array(_numeric(t, name, rows))
+    return to_arrow(_numeric(t, name, rows))
 
 
 def _snid_column(t: FitsTable) -> pa.Array:
@@ -313,8 +335,8 @@ def _snid_column(t: FitsTable) -> pa.Array:
     if t.kinds["SNID"] != "A":
         a = _numeric(t, "SNID", None)
         if a.dtype.kind in "iub" or (np.all(np.isfinite(a)) and np.all(a == np.round(a))):
-            return pa.array(a.astype(np.int64))
-        return pa.array(a).cast(pa.string())
+            return to_arrow(a.astype(np.int64))
+        return to_arrow(a).cast(pa.string())
     data, offsets = _strip(_string_bytes(t, "SNID"))
     lengths = np.diff(offsets)
     digits = (data >= ord("0")) & (data <= ord("9"))
@@ -324,7 +346,7 @@ def _snid_column(t: FitsTable) -> pa.Array:
         obj = np.repeat(np.arange(n), lengths)
         pos_from_end = offsets[1:][obj] - 1 - np.arange(len(data))
         vals = (data.astype(np.int64) - ord("0")) * (10 ** pos_from_end)
-        return pa.array(np.add.reduceat(vals, offsets[:-1]) if n else np.zeros(0, np.int64), pa.int64())
+        return to_arrow(np.add.reduceat(vals, offsets[:-1]) if n else np.zeros(0, np.int64))
     return _string_array(data, offsets, t.path, "SNID")
 
 
@@ -426,7 +448,7 @@ def read_pair(head: str | Path, phot: str | Path, model: str | None = None) -> p
         log.info("%s: observations re-ordered by MJD within objects", phot)
     offsets = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
-    off_arr = pa.array(offsets.astype(np.int32) if offsets[-1] < 2**31 else offsets)
+    off_arr = to_arrow(offsets.astype(np.int32) if offsets[-1] < 2**31 else offsets)
     list_type = pa.ListArray if off_arr.type == pa.int32() else pa.LargeListArray
 
     cols: dict[str, pa.Array] = {}
@@ -437,11 +459,11 @@ def read_pair(head: str | Path, phot: str | Path, model: str | None = None) -> p
         if out in cols:
             out = f"PHOT_{out}"
             log.warning("%s: column %s also in HEAD; written as %s", phot, pnames[name], out)
-        values = pa.array(mjd[rows]) if name == pfile["MJD"] else _column(p, name, rows)
+        values = to_arrow(mjd[rows]) if name == pfile["MJD"] else _column(p, name, rows)
         cols[out] = list_type.from_arrays(off_arr, values)
     if "MODEL" in cols:
         raise SnanaFormatError(f"{head}: has a column named MODEL, which the converter writes itself")
-    cols["MODEL"] = pa.array(np.full(len(counts), model, dtype=object), pa.string()) if len(counts) else pa.array([], pa.string())
+    cols["MODEL"] = _repeat_string(model, len(counts))
     meta = {"head": head.name, "phot": phot.name, "converter_version": CONVERTER_VERSION, "model": model}
     table = pa.table(cols).replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
     log.info("%s + %s: %d objects, %d observations (%d separator rows removed), model %s",
