@@ -1,1 +1,30 @@
-# Rules of the mock stage (to be written).
+# Mock stage: when config raw_dir is null, one job per model writes that model's synthetic
+# SNANA chunk pairs (the real layout) under MOCK_DIR; rules/common.smk:PAIRS points convert at them.
+
+if not config.get("raw_dir"):
+
+    def _mock_outputs(model_pattern):
+        mc = config["mock"]
+        files = []
+        for c in range(1, mc["chunks"] + 1):
+            files.extend(str(p) for p in layout.chunk_paths(MOCK_DIR, mc["prefix"], model_pattern, c))
+        return files
+
+    rule mock:
+        output:
+            _mock_outputs("{model}"),
+        log:
+            LOGS / "mock/{model}.log",
+        threads: 1
+        resources:
+            # measured: ~150 MB + ~0.2 MB per object in a chunk; ~2,500 objects/s on a busy core
+            mem_mb=lambda wc: int(300 + 0.25 * config["mock"]["objects_per_chunk"]),
+            runtime=lambda wc: int(2 + config["mock"]["chunks"] * config["mock"]["objects_per_chunk"] / 60000),
+        params:
+            outdir=str(MOCK_DIR),
+            chunks=config["mock"]["chunks"],
+            objects_per_chunk=config["mock"]["objects_per_chunk"],
+            seed=config["mock"]["seed"],
+            prefix=config["mock"]["prefix"],
+        script:
+            "../scripts/mock.py"

@@ -8,8 +8,9 @@ Objects without a matched host get the sentinels of the real files and REDSHIFT_
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
-from scipy.special import ndtri
 
 from .physics import distmod, mag_to_flux
 from .schema import BANDS
@@ -17,7 +18,7 @@ from .schema import BANDS
 # Observed host colours relative to r at z = 0 and their change per unit redshift (u g r i z Y).
 _COL0 = np.array([1.9, 0.6, 0.0, -0.35, -0.6, -0.8])
 _COLZ = np.array([1.5, 1.2, 0.0, -0.8, -1.2, -1.4])
-_QUANTILES = ndtri(np.clip(np.arange(0, 101, 10) / 100.0, 0.001, 0.999))
+_QUANTILES = np.array([NormalDist().inv_cdf(min(max(q / 100.0, 0.001), 0.999)) for q in range(0, 101, 10)])
 
 
 def host_columns(rng: np.random.Generator, z: np.ndarray, ra: np.ndarray, dec: np.ndarray,
