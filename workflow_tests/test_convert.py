@@ -355,3 +355,13 @@ def test_range_containing_separator(tmp_path):
     head["NOBS"][1][1] -= 1
     h, p = write_pair(tmp_path, head, phot)
     expect_error(h, p, tmp_path / "o.parquet", h.name, "SNID 11", "separator")
+
+
+@pytest.mark.parametrize("distinct", [5, 3000])  # dictionary path, and its fallback for mostly distinct values
+def test_strip_long_columns(distinct):
+    rng = np.random.default_rng(distinct)
+    vocab = [rng.choice(np.frombuffer(b" ab\x00Z9", np.uint8), size=6).tobytes() for _ in range(distinct)]
+    raw = [vocab[i] for i in rng.integers(0, distinct, 6000)]
+    b = np.frombuffer(b"".join(raw), np.uint8).reshape(len(raw), 6)
+    expected = [r.split(b"\x00", 1)[0].decode().strip(" ") for r in raw]
+    assert snana.strip_strings(b).to_pylist() == expected

@@ -277,9 +277,38 @@ def _string_array(data: np.ndarray, offsets: np.ndarray, path: Path, name: str) 
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data.tobytes()))
 
 
+def _strip_repetitive(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`_strip`, for long columns of few distinct values (BAND, FIELD): the fixed-width
+    values are dictionary-encoded (Arrow hash kernel), only the distinct ones stripped, and the
+    result gathered back by index. Falls back to :func:`_strip` when values are mostly distinct."""
+    n, w = b.shape
+    if n < 4096 or w == 0:
+        return _strip(b)
+    b = np.ascontiguousarray(b)
+    enc = pa.FixedSizeBinaryArray.from_buffers(pa.binary(w), n, [None, pa.py_buffer(b)]).dictionary_encode()
+    k = len(enc.dictionary)
+    if k > n // 8:
+        return _strip(b)
+    idx = np.frombuffer(enc.indices.buffers()[1], enc.indices.type.to_pandas_dtype(), count=n)
+    uniq = np.frombuffer(enc.dictionary.buffers()[1], np.uint8, count=k * w).reshape(k, w)
+    udata, uoff = _strip(uniq)
+    ulen = np.diff(uoff)
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(ulen[idx], out=offsets[1:])
+    m = int(ulen.max()) if k else 0
+    if m == 0:
+        return np.zeros(0, np.uint8), offsets
+    padded = np.zeros((k, m), np.uint8)
+    mask = np.arange(m) < ulen[:, None]
+    padded[mask] = udata
+    if np.all(ulen == m):
+        return padded[idx].reshape(-1), offsets
+    return padded[idx][mask[idx]], offsets
+
+
 def strip_strings(b: np.ndarray, path: Path | str = "<array>", name: str = "?") -> pa.Array:
     """Arrow strings from a (n, width) uint8 array of fixed-width FITS strings, stripped."""
-    data, offsets = _strip(b)
+    data, offsets = _strip_repetitive(b)
     return _string_array(data, offsets, Path(path), name)
 
 
@@ -472,13 +501,15 @@ def read_pair(head: str | Path, phot: str | Path, model: str | None = None) -> p
 
 
 def write_parquet(table: pa.Table, out: str | Path) -> None:
-    """Write ``table`` to ``out`` atomically (zstd; dictionary encoding for strings only)."""
+    """Write ``table`` to ``out`` atomically (zstd; dictionary encoding for strings only;
+    column statistics for the scalar HEAD columns only)."""
     import pyarrow.parquet as pq
 
     strings = [f.name for f in table.schema if pa.types.is_string(f.type)
                or (pa.types.is_list(f.type) and pa.types.is_string(f.type.value_type))]
+    scalars = [f.name for f in table.schema if not pa.types.is_list(f.type)]  # statistics only where useful
     with atomic_output(out, suffix=".parquet") as tmp:
-        pq.write_table(table, tmp, compression="zstd", use_dictionary=strings or False)
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=strings or False, write_statistics=scalars or False)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
