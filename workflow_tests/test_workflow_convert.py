@@ -46,11 +46,22 @@ def test_one_parquet_per_real_pair(realdata, tmp_path):
 
 
 def test_rule_all_includes_every_parquet(realdata, tmp_path):
+    """The convert stage adds one parquet per pair to ALL_TARGETS (checked on a Snakefile of
+    this stage alone, so that stages still being written cannot break this test)."""
     raw = realdata / "elasticc2_train_1percent"
-    r = snakemake(tmp_path / "results", raw, "-n", "--quiet", "rules")
+    snakefile = tmp_path / "Snakefile"
+    snakefile.write_text(
+        f'configfile: "{ROOT}/config/config.yaml"\n'
+        f'include: "{ROOT}/rules/common.smk"\n'
+        f'include: "{ROOT}/rules/convert.smk"\n'
+        "rule all:\n    input: ALL_TARGETS\n    default_target: True\n"
+    )
+    r = snakemake(tmp_path / "results", raw, "-n", "--snakefile", str(snakefile))
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "convert" in r.stdout + r.stderr
-    assert "60" in (r.stdout + r.stderr).split("convert", 1)[1].split("\n", 1)[0]
+    out = r.stdout + r.stderr
+    counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert counts.get("convert") == 60 and counts.get("all") == 1, out[-2000:]
 
 
 def test_bad_pair_fails_cleanly(realdata, tmp_path):
