@@ -166,11 +166,13 @@ def test_parquet_file_metadata_compression_and_cli(realdata, tmp_path):
 
 
 def test_convert_path_does_not_import_torch_or_astropy(realdata, tmp_path):
+    """Start-up time counts (thousands of jobs): no torch, astropy, lightning, nor pandas (which
+    ``pa.array(ndarray)`` would pull in)."""
     head, phot = pair(realdata, SNIB, 1)
     code = (
         "import sys; from elasticc_classification import cli; "
         f"rc = cli.main(['convert', {str(head)!r}, {str(phot)!r}, {str(tmp_path / 'x.parquet')!r}]); "
-        "print(sorted(m for m in ('torch', 'astropy', 'lightning') if m in sys.modules), rc)"
+        "print(sorted(m for m in ('torch', 'astropy', 'lightning', 'pandas') if m in sys.modules), rc)"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.strip() == "[] 0", r.stderr
