@@ -10,12 +10,17 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
+try:  # ISA-L deflate: ~4x faster than zlib at the same ratio; the PHOT files dominate the time
+    from isal import isal_zlib as _deflate
+except ImportError:  # pragma: no cover - isal is a dependency; zlib gives valid (different) bytes
+    _deflate = zlib
+
 import numpy as np
 
 from .schema import TFORM_COMMENT
 
 BLOCK = 2880
-GZIP_LEVEL = 1  # fastest deflate level: the PHOT files dominate the generator's time
+GZIP_LEVEL = 1
 
 
 def _value(v: object) -> str:
@@ -64,8 +69,9 @@ def primary_hdu(cards: list[tuple[str, object, str]]) -> bytes:
     return header_bytes(head)
 
 
-def table_hdu(data: np.ndarray, columns: list[tuple[str, str, object]], extname: str) -> bytes:
-    """A BINTABLE HDU holding the big-endian structured array ``data`` (columns in order)."""
+def table_hdu(data: np.ndarray, columns: list[tuple[str, str, object]], extname: str) -> list:
+    """A BINTABLE HDU holding the big-endian structured array ``data`` (columns in order),
+    as buffers to write one after the other (header, rows, zero padding)."""
     names = [n for n, _, _ in columns]
     if list(data.dtype.names) != names:
         raise ValueError("table columns do not match the schema")
@@ -87,15 +93,16 @@ def table_hdu(data: np.ndarray, columns: list[tuple[str, str, object]], extname:
             card(f"TUNIT{i}", "", "physical unit of field"),
         ]
     head.append(card("EXTNAME", extname, "name of this binary table extension"))
-    body = data.tobytes()
-    return header_bytes(head) + body + b"\0" * (-len(body) % BLOCK)
+    body = np.ascontiguousarray(data).view(np.uint8) if len(data) else b""
+    return [header_bytes(head), body, b"\0" * (-len(body) % BLOCK)]
 
 
-def write_fits_gz(path: str | Path, primary: bytes, table: bytes, level: int = GZIP_LEVEL) -> None:
+def write_fits_gz(path: str | Path, primary: bytes, table: list, level: int = GZIP_LEVEL) -> None:
     """Write primary + table HDU bytes gzip-compressed (mtime 0, no name) to ``path``
     (callers pass a temporary path from :func:`errors.atomic_output`)."""
-    comp = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: gzip wrapper, mtime 0, no name
+    comp = _deflate.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: gzip wrapper, mtime 0, no name
     with open(path, "wb") as f:
         f.write(comp.compress(primary))
-        f.write(comp.compress(table))
+        for part in table:
+            f.write(comp.compress(part))
         f.write(comp.flush())

@@ -160,7 +160,7 @@ def build_tables(model: str, chunk: int, objs: Objects | None, n: int, seed: int
     head = schema.empty_table(cols, n)
     nobs = objs.nobs if n else np.zeros(0, dtype=np.int64)
     rows = int(nobs.sum()) + n
-    phot = schema.empty_table(schema.PHOT_COLUMNS, rows)
+    phot = schema.empty_table(schema.PHOT_COLUMNS, rows, skip=frozenset(objs.phot) if n else frozenset())
     if n == 0:
         return head, phot
     names = set(head.dtype.names)

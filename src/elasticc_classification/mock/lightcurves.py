@@ -290,11 +290,14 @@ def evaluate(spec: Spec, P: dict, cad: Cadence, mwebv: np.ndarray, rng: np.rando
 def _time_of_max(cad: Cadence, flux: np.ndarray, n: int) -> np.ndarray:
     """MJD of each object's largest ``flux`` (-9 for objects without observations)."""
     out = np.full(n, -9.0)
-    if len(flux) == 0:
+    has = cad.nobs > 0
+    if not has.any():
         return out
-    order = np.lexsort((-flux, cad.obj))
-    first = np.concatenate([[True], cad.obj[order][1:] != cad.obj[order][:-1]])
-    out[cad.obj[order][first]] = cad.mjd[order][first]
+    starts = (np.cumsum(cad.nobs) - cad.nobs)[has]
+    best = np.maximum.reduceat(flux, starts)
+    at = np.nonzero(flux == np.repeat(best, cad.nobs[has]))[0]  # rows equal to their object's max
+    first = np.concatenate([[True], cad.obj[at][1:] != cad.obj[at][:-1]])
+    out[cad.obj[at][first]] = cad.mjd[at][first]
     return out
 
 

@@ -1,7 +1,7 @@
 """LSST-like observing: cadence (seasons, revisits, alternating bands, deep fields) and noise.
 
-Everything is vectorised over objects: the cadence is drawn on an (objects, nights, visits)
-grid and flattened to one row per observation (object-major, MJD ascending within an object).
+Everything is vectorised over objects: the cadence is drawn as flat ragged arrays of nights
+and visits, one row per observation (object-major, MJD ascending within an object).
 Times in MJD (days); fluxes in FLUXCAL (zero point 27.5).
 """
 
@@ -43,10 +43,11 @@ class Cadence:
 def draw_cadence(rng: np.random.Generator, t_lo: np.ndarray, t_hi: np.ndarray, ra: np.ndarray) -> Cadence:
     """Observations of each object inside its window [t_lo, t_hi] (MJD), within the survey.
 
-    Wide-fast-deep fields: a night every ~3 days in season, 1-3 visits per night in neighbouring
+    Wide-fast-deep fields: a night every ~2 days in season, 1-3 visits per night in neighbouring
     bands about 30 minutes apart; deep-drilling fields (5 % of objects): a night every ~1.5 days
     with 3 visits. Each field is observable ``SEASON_DAYS`` per year, in phase with its RA;
-    15 % of nights are lost to weather.
+    15 % of nights are lost to weather. Candidate nights are drawn per object (ragged, flat);
+    visits only for the nights kept.
     """
     n = len(t_lo)
     t_lo = np.maximum(t_lo, SURVEY_START)
@@ -54,28 +55,35 @@ def draw_cadence(rng: np.random.Generator, t_lo: np.ndarray, t_hi: np.ndarray, r
     ddf = rng.random(n) < DDF_FRACTION
     mean_gap = np.where(ddf, 0.5, 1.1)  # extra days between nights, beyond the minimum of one
     span = np.maximum(t_hi - t_lo, 0.0)
-    k = int(np.ceil(np.max(span / (1.0 + mean_gap), initial=1.0) * 1.25)) + 8
-    gaps = 1.0 + rng.gamma(1.5, mean_gap[:, None] / 1.5, size=(n, k))
-    night = np.floor(t_lo[:, None] - rng.random((n, 1)) * 3.0 + np.cumsum(gaps, axis=1))
-    night_mjd = night + rng.uniform(0.0, 0.36, size=(n, k))
-    season_start = SURVEY_START - 365.25 + ra[:, None] / 360.0 * 365.25
-    season_len = rng.uniform(*SEASON_DAYS, size=(n, 1))
-    in_season = np.mod(night_mjd - season_start, 365.25) < season_len
-    clear = rng.random((n, k)) > 0.15
-    nvis = np.where(ddf[:, None], VISITS, 1 + (rng.random((n, k)) < 0.6) + (rng.random((n, k)) < 0.05))
-    band0 = np.searchsorted(np.cumsum(BAND_WEIGHTS), rng.random((n, k)) * BAND_WEIGHTS.sum())
-    step = rng.integers(-1, 2, size=(n, k, VISITS))
-    step[:, :, 0] = 0
-    band = np.clip(band0[:, :, None] + np.cumsum(step, axis=2), 0, 5)
-    offset = np.cumsum(rng.uniform(0.012, 0.035, size=(n, k, VISITS)), axis=2) - 0.012
-    mjd = np.round(night_mjd[:, :, None] + offset, 4)
-    keep = (
-        (in_season & clear)[:, :, None]
-        & (np.arange(VISITS)[None, None, :] < nvis[:, :, None])
-        & (mjd >= t_lo[:, None, None]) & (mjd <= t_hi[:, None, None])
-    )
-    obj = np.nonzero(keep)[0]
-    mjd, band = mjd[keep], band[keep].astype(np.int8)
+    # candidate nights, ragged: enough per object to cover its window (flat, object-major)
+    k = (np.ceil(span / (1.0 + mean_gap) * 1.25) + 8).astype(np.int64)
+    cand_obj = np.repeat(np.arange(n), k)
+    gaps = rng.standard_exponential(len(cand_obj)) * mean_gap[cand_obj] + 1.0
+    cs = np.cumsum(gaps)
+    before = np.concatenate([[0.0], cs])[np.cumsum(k) - k]  # cumulative gap before each object's first night
+    night = np.floor(cs - before[cand_obj] + (t_lo - 3.0 * rng.random(n))[cand_obj])
+    night += rng.uniform(0.0, 0.36, len(cand_obj))
+    season_start = SURVEY_START - 365.25 + ra / 360.0 * 365.25
+    season_len = rng.uniform(*SEASON_DAYS, size=n)
+    keep = np.mod(night - season_start[cand_obj], 365.25) < season_len[cand_obj]
+    keep &= rng.random(len(cand_obj)) > 0.15
+    keep &= (night >= t_lo[cand_obj] - 0.2) & (night <= t_hi[cand_obj])
+    night_obj = cand_obj[keep]
+    night = night[keep]
+    m_n = len(night)
+    u = rng.random(m_n)
+    nvis = np.where(ddf[night_obj], VISITS, 1 + (u < 0.6) + (u < 0.05))
+    first = np.cumsum(nvis) - nvis
+    rep = np.repeat(np.arange(m_n), nvis)
+    j = np.arange(len(rep)) - first[rep]  # visit number within its night
+    spacing = rng.uniform(0.015, 0.035, m_n)
+    mjd = np.round(night[rep] + j * spacing[rep], 4)
+    band0 = np.searchsorted(np.cumsum(BAND_WEIGHTS), rng.random(m_n) * BAND_WEIGHTS.sum())
+    band = np.clip(band0[rep] + (j > 0) * rng.integers(-1, 2, len(rep)), 0, 5).astype(np.int8)
+    obj = night_obj[rep]
+    ok = mjd <= t_hi[obj]
+    if not ok.all():
+        obj, mjd, band = obj[ok], mjd[ok], band[ok]
     nobs = np.bincount(obj, minlength=n)
     m = len(mjd)
     m5 = M5[band] + rng.normal(-0.1, 0.3, m)

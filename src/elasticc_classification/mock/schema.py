@@ -119,11 +119,13 @@ def dtype_of(columns: list[tuple[str, str, object]]) -> np.dtype:
     return np.dtype([(n, f"S{t[:-1]}" if t.endswith("A") else TFORM_DTYPE[t]) for n, t, _ in columns])
 
 
-def empty_table(columns: list[tuple[str, str, object]], n: int) -> np.ndarray:
-    """``n`` rows of ``columns``, every column at its fill value (the real files' sentinel)."""
+def empty_table(columns: list[tuple[str, str, object]], n: int, skip: frozenset[str] = frozenset()) -> np.ndarray:
+    """``n`` rows of ``columns``, every column at its fill value (the real files' sentinel),
+    except the columns in ``skip``, left uninitialised for the caller to fill."""
     arr = np.empty(n, dtype=dtype_of(columns))
     for name, tform, fill in columns:
-        arr[name] = fill.encode() if tform.endswith("A") else fill
+        if name not in skip:
+            arr[name] = fill.encode() if tform.endswith("A") else fill
     return arr
 
 
