@@ -180,11 +180,12 @@ def test_convert_path_does_not_import_torch_or_astropy(realdata, tmp_path):
 
 # --- ordering, NaN, strings: synthetic pairs written with astropy -----------------------------
 def write_pair(tmp_path: Path, head_cols: dict, phot_cols: dict, gz: bool = True, name: str = "X") -> tuple[Path, Path]:
-    """A HEAD/PHOT pair from column dicts (name -> (TFORM, values))."""
+    """A HEAD/PHOT pair from column dicts (name -> (TFORM, values[, TZERO]))."""
     ext = ".FITS.gz" if gz else ".FITS"
     paths = []
     for kind, cols in (("HEAD", head_cols), ("PHOT", phot_cols)):
-        hdu = fits.BinTableHDU.from_columns([fits.Column(name=k, format=f, array=np.asarray(v)) for k, (f, v) in cols.items()])
+        hdu = fits.BinTableHDU.from_columns(
+            [fits.Column(name=k, format=c[0], array=np.asarray(c[1]), bzero=c[2] if len(c) > 2 else None) for k, c in cols.items()])
         p = tmp_path / f"{name}_NONIaMODEL0-0001_{kind}{ext}"
         fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(p, overwrite=True)
         paths.append(p)
@@ -367,3 +368,21 @@ def test_strip_long_columns(distinct):
     b = np.frombuffer(b"".join(raw), np.uint8).reshape(len(raw), 6)
     expected = [r.split(b"\x00", 1)[0].decode().strip(" ") for r in raw]
     assert snana.strip_strings(b).to_pylist() == expected
+
+
+def test_unsigned_logical_and_multimember_gzip(tmp_path):
+    """FITS unsigned integers (TZERO), logical columns, and a gzip file of several members."""
+    head, phot = toy()
+    head["U16"] = ("1I", np.array([0, 65535], np.uint16), 32768)
+    head["U32"] = ("1J", np.array([7, 2**32 - 1], np.uint32), 2**31)
+    head["FLAG"] = ("1L", np.array([True, False]))
+    h, p = write_pair(tmp_path, head, phot, gz=False)
+    assert "TZERO" in repr(fits.getheader(h, 1))
+    raw = p.read_bytes()
+    p_gz = p.with_name(p.name + ".gz")
+    p_gz.write_bytes(gzip.compress(raw[:4000]) + gzip.compress(raw[4000:]))
+    t = snana.read_pair(h, p_gz)
+    assert t["U16"].to_pylist() == [0, 65535] and t.schema.field("U16").type == pa.uint16()
+    assert t["U32"].to_pylist() == [7, 2**32 - 1] and t.schema.field("U32").type == pa.uint32()
+    assert t["FLAG"].to_pylist() == [True, False]
+    assert t["MJD"].to_pylist() == [[1.0, 2.0, 3.0], [4.0, 5.0]]

@@ -407,7 +407,7 @@ def _pointer_index(head: FitsTable, phot: FitsTable, snid: pa.Array, mjd: np.nda
     counts = pmax - pmin + 1
 
     def fail(i: int, what: str) -> None:
-        raise SnanaFormatError(f"{head.path}: object SNID {snid[int(i)].as_py()} (row {int(i)}): {what}; "
+        raise SnanaFormatError(f"{head.path}: object SNID {snid[int(i)].as_py()} (HEAD row {int(i) + 1}): {what}; "
                                f"HEAD and PHOT ({phot.path.name}) do not belong together or one of them was cut short")
 
     if "NOBS" in head.names:
