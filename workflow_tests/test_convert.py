@@ -386,3 +386,17 @@ def test_unsigned_logical_and_multimember_gzip(tmp_path):
     assert t["U32"].to_pylist() == [7, 2**32 - 1] and t.schema.field("U32").type == pa.uint32()
     assert t["FLAG"].to_pylist() == [True, False]
     assert t["MJD"].to_pylist() == [[1.0, 2.0, 3.0], [4.0, 5.0]]
+
+
+def test_zlib_fallback_same_table_and_errors(real_copy, tmp_path, monkeypatch):
+    """Without ISA-L the converter inflates with zlib: same table, same clean error on bad gzip."""
+    import zlib
+
+    head, phot = real_copy
+    fast = snana.read_pair(head, phot)
+    monkeypatch.setattr(snana, "_inflate", zlib)
+    assert snana.read_pair(head, phot).equals(fast)
+    data = phot.read_bytes()
+    phot.write_bytes(data[: len(data) // 3])
+    with pytest.raises(snana.SnanaFormatError, match="truncated"):
+        snana.read_pair(head, phot)

@@ -1,6 +1,6 @@
 """SNANA HEAD/PHOT FITS pairs -> one Arrow table (and parquet), one row per object.
 
-The files are read without astropy: each file is decompressed once (gzip or plain), the
+The files are read without astropy: each file is decompressed once (gzip via ISA-L, or plain), the
 header cards of the first binary-table HDU are parsed, and the table bytes are viewed as a
 big-endian numpy structured array built from the TFORMs. Fixed-width strings are stripped
 vectorised (a uint8 view of the bytes) and turned into Arrow string arrays from offsets and
@@ -29,6 +29,11 @@ import numpy as np
 import pyarrow as pa
 
 from .errors import InputError, atomic_output
+
+try:  # ISA-L inflates gzip about 1.7x faster than zlib (a dependency; zlib is the fallback)
+    from isal import isal_zlib as _inflate
+except ImportError:  # pragma: no cover
+    _inflate = zlib
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +99,7 @@ def _read_bytes(path: Path) -> bytes:
     rest = raw
     try:
         while rest:
-            d = zlib.decompressobj(wbits=31)
+            d = _inflate.decompressobj(wbits=31)
             parts.append(d.decompress(rest))
             if not d.eof:
                 raise SnanaFormatError(f"{path}: truncated gzip stream (the file was cut short); download or copy it again")
@@ -103,7 +108,7 @@ def _read_bytes(path: Path) -> bytes:
                 if rest.strip(b"\x00"):
                     raise SnanaFormatError(f"{path}: trailing garbage after the gzip data; the file is corrupt")
                 break
-    except zlib.error as e:
+    except (zlib.error, _inflate.error) as e:
         raise SnanaFormatError(f"{path}: corrupt gzip data ({e}); download or copy the file again") from None
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
