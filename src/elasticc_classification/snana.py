@@ -249,7 +249,8 @@ def _string_bytes(t: FitsTable, name: str) -> np.ndarray:
 
 def _strip(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Fixed-width strings (n, width) uint8 -> (concatenated bytes, offsets (n+1,) int64):
-    leading and trailing spaces removed, a NUL ends a string (FITS); no loop over rows."""
+    leading and trailing blanks (spaces, control characters) removed, a NUL ends a string (FITS);
+    no loop over rows."""
     n, w = b.shape
     if n == 0 or w == 0:
         return np.zeros(0, np.uint8), np.zeros(n + 1, np.int64)
