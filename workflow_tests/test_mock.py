@@ -18,6 +18,7 @@ from elasticc_classification.mock.generator import write_chunk
 from elasticc_classification.mock.models import SPECS
 
 REAL = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_{}/ELASTICC2_TRAIN_01_1percent_NONIaMODEL0-{:04d}_{}.FITS.gz"
+REAL_CHUNK = {"SNIb-Templates": 1, "Mdwarf-flare": 31}  # non-empty real chunks
 PREFIX = "ELASTICC2_TRAIN_02"
 GALACTIC = ["Mdwarf-flare", "dwarf-nova", "uLens-Single_PyLIMA", "uLens-Single-GenLens", "uLens-Binary",
             "RRL", "EB", "Cepheid", "d-Sct"]
@@ -57,7 +58,7 @@ def test_layout_is_the_real_one(sample):
 def test_columns_tforms_and_header_keys_match_real_files(sample, realdata, model, real_model):
     for kind, ext in (("HEAD", "Header"), ("PHOT", "Photometry")):
         h0, h1, data = read(layout.chunk_paths(sample, PREFIX, model, 1)[kind == "PHOT"])
-        r0, r1, rdata = read(realdata / REAL.format(real_model, 1, kind))
+        r0, r1, rdata = read(realdata / REAL.format(real_model, REAL_CHUNK[real_model], kind))
         assert columns(h1) == columns(r1)
         assert h1["EXTNAME"] == r1["EXTNAME"] == ext
         assert data.dtype == rdata.dtype  # same widths, big-endian like the real files
@@ -67,6 +68,11 @@ def test_columns_tforms_and_header_keys_match_real_files(sample, realdata, model
         assert not missing
         assert h0["PHOTFILE"] == layout.chunk_paths(sample, PREFIX, model, 1)[1].name.removesuffix(".gz")
         assert not [k for k in h0 if "DATE" in k]
+        if kind == "PHOT":  # separator rows are identical to the real ones, field by field
+            mine, real = data[data["MJD"] == -777.0], rdata[rdata["MJD"] == -777.0]
+            assert len(mine) and len(real)
+            for name in data.dtype.names:
+                assert np.all(mine[name] == real[name][0]), name
 
 
 def test_snid_band_separator_and_pointers(sample):
@@ -78,7 +84,8 @@ def test_snid_band_separator_and_pointers(sample):
             assert len(phot) == 0
             continue
         raw = head["SNID"]
-        assert all(len(s) <= 16 and s.decode().strip().isdigit() for s in raw)
+        assert all(len(s) == 16 and s.decode().strip().isdigit() for s in raw)  # space padded, as real
+        assert np.all(phot["FIELD"][phot["MJD"] > 0] == b"VOID        ")
         snids.extend(int(s) for s in raw)
         assert set(np.unique(phot["BAND"][phot["MJD"] > 0])) <= {b"u ", b"g ", b"r ", b"i ", b"z ", b"Y "}
         lo, hi = head["PTROBS_MIN"].astype(int), head["PTROBS_MAX"].astype(int)
@@ -86,7 +93,7 @@ def test_snid_band_separator_and_pointers(sample):
         assert np.all(lo[1:] == hi[:-1] + 2)  # one separator row between light curves
         assert len(phot) == hi[-1] + 1
         sep = phot[hi]  # the row after each light curve (0-based index hi)
-        assert np.all(sep["MJD"] == -777.0) and np.all(sep["FLUXCAL"] == -777.0) and np.all(sep["BAND"] == b"-")
+        assert np.all(sep["MJD"] == -777.0) and np.all(sep["FLUXCAL"] == -777.0) and np.all(sep["BAND"] == b"- ")
         assert np.count_nonzero(phot["MJD"] == -777.0) == len(head)
         for a, b in zip(lo - 1, hi):
             assert np.all(np.diff(phot["MJD"][a:b]) > 0)

@@ -69,6 +69,18 @@ def primary_hdu(cards: list[tuple[str, object, str]]) -> bytes:
     return header_bytes(head)
 
 
+def _space_padded(data: np.ndarray) -> np.ndarray:
+    """Row bytes of ``data`` with the NUL padding of every string column turned into spaces
+    (FITS character columns are space padded: SNID ``'1144924         '``, BAND ``'r '``)."""
+    raw = data.view(np.uint8).reshape(len(data), data.dtype.itemsize)
+    for name in data.dtype.names:
+        dt, off = data.dtype.fields[name][:2]
+        if dt.kind == "S":
+            cell = raw[:, off:off + dt.itemsize]
+            cell[cell == 0] = 32
+    return raw.reshape(-1)
+
+
 def table_hdu(data: np.ndarray, columns: list[tuple[str, str, object]], extname: str) -> list:
     """A BINTABLE HDU holding the big-endian structured array ``data`` (columns in order),
     as buffers to write one after the other (header, rows, zero padding)."""
@@ -93,7 +105,7 @@ def table_hdu(data: np.ndarray, columns: list[tuple[str, str, object]], extname:
             card(f"TUNIT{i}", "", "physical unit of field"),
         ]
     head.append(card("EXTNAME", extname, "name of this binary table extension"))
-    body = np.ascontiguousarray(data).view(np.uint8) if len(data) else b""
+    body = _space_padded(np.ascontiguousarray(data)) if len(data) else b""
     return [header_bytes(head), body, b"\0" * (-len(body) % BLOCK)]
 
 
