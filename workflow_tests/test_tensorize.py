@@ -14,7 +14,7 @@ import pytest
 import yaml
 from lightcurve_tables import make_table, random_curve
 
-from elasticc_classification import snana
+from elasticc_classification import layout, snana
 from elasticc_classification.features import build_shard
 from elasticc_classification.shards import read_shard, write_shard
 from elasticc_classification.taxonomy import Taxonomy
@@ -132,10 +132,15 @@ def test_rules_make_shards_and_gallery(realdata, tmp_path):
     log = (results / "logs/tensorize/SNIb-Templates/0001.log").read_text()
     assert "objects_kept 5" in log and "observations_outside_window" in log
     assert "6 light curves drawn" in (results / "logs/lightcurve_gallery/SNIb-Templates.log").read_text()
-    dry = snakemake(results, raw, "-n", "--quiet", "rules")
+    # every chunk gets its own tensorize job (parallel), every model a gallery
+    every = [str(results / f"shards/{p.model}/{p.chunk}.arrow") for p in layout.find_pairs(raw)]
+    every += [str(results / f"plots/lightcurves/{m}.png") for m in ("SNIb-Templates", "Mdwarf-flare")]
+    dry = snakemake(results, raw, *every, "-n", "--quiet", "rules")
     text = dry.stdout + dry.stderr
-    assert dry.returncode == 0
-    assert "tensorize" in text and "lightcurve_gallery" in text
+    assert dry.returncode == 0, text[-3000:]
+    jobs = dict(line.split()[:2] for line in text.splitlines() if line.split()[:1] in (["tensorize"], ["lightcurve_gallery"], ["convert"]))
+    # made already: 2 shards, the SNIb gallery and so all 20 SNIb parquets plus Mdwarf 0001
+    assert jobs == {"tensorize": "58", "convert": "39", "lightcurve_gallery": "1"}
 
 
 def test_rule_fails_cleanly_on_a_bad_parquet(realdata, tmp_path):

@@ -126,7 +126,10 @@ def static_names(cfg: Mapping[str, Any]) -> list[str]:
 def _list_column(table: pa.Table, name: str) -> tuple[np.ndarray, pa.Array]:
     """Offsets (int64, from 0) and flat values of list column ``name`` (null lists are empty)."""
     col = table.column(name)
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if isinstance(col, pa.ChunkedArray):
+        arr = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    else:
+        arr = col
     if not (pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type)):
         raise InputError(f"column {name} is not a list column (one light curve per row); got {arr.type}")
     if arr.null_count:
@@ -136,24 +139,47 @@ def _list_column(table: pa.Table, name: str) -> tuple[np.ndarray, pa.Array]:
     return offsets - offsets[0], values
 
 
-def _float(values: pa.Array) -> np.ndarray:
-    return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+def _numeric(values: pa.Array, fill: float | int | None = None) -> np.ndarray:
+    """Numpy view (copy only where needed) of a numeric arrow array: float32/64 kept, nulls -> NaN
+    (or ``fill``), other types cast to float64."""
+    if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type)):
+        try:
+            values = pc.cast(values, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise InputError(f"expected numbers, got {values.type}") from None
+    if values.null_count:
+        if fill is None:
+            values = pc.cast(values, pa.float64()) if not pa.types.is_floating(values.type) else values
+            return values.to_numpy(zero_copy_only=False)
+        values = pc.fill_null(values, fill)
+    return values.to_numpy()
 
 
-def band_index(values: pa.Array, source: str) -> np.ndarray:
-    """Index into :data:`BANDS` of every band string (whitespace stripped); unknown -> InputError."""
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-        values = pc.cast(values, pa.string())
-    enc = pc.utf8_trim_whitespace(values).dictionary_encode()
-    if isinstance(enc, pa.ChunkedArray):
-        enc = enc.combine_chunks()
-    names = enc.dictionary.to_pylist()
-    unknown = sorted({str(n) for n in names if n not in BANDS})
-    if unknown or enc.indices.null_count:
-        raise InputError(f"{source}: BAND values {unknown or ['<null>']} are not LSST bands {list(BANDS)}; "
-                         "convert the chunk with the package's converter")
-    lut = np.array([BANDS.index(n) for n in names], dtype=np.int8)
-    return lut[enc.indices.to_numpy(zero_copy_only=False)] if len(names) else np.zeros(0, np.int8)
+def band_codes(values: pa.Array, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Band of every observation as ``(code, lut)``: ``lut[code]`` is the index into :data:`BANDS`
+    (whitespace stripped). Unknown or null bands raise :class:`InputError`.
+
+    Dictionary-encoded input (as :func:`tensorize.read_parquet` reads BAND) costs O(dictionary)
+    here: the codes are the parquet dictionary indices, mapped later for kept observations only."""
+    if pa.types.is_dictionary(values.type):
+        enc = values
+    else:
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            values = pc.cast(values, pa.string())
+        enc = values.dictionary_encode()
+    names = [None if n is None else str(n).strip() for n in enc.dictionary.to_pylist()]
+    indices = enc.indices
+    if indices.null_count:
+        indices = pc.fill_null(indices, len(names))  # the extra last entry of lut: unknown
+    lut = np.array([BANDS.index(n) if n in BANDS else -1 for n in names] + [-1], dtype=np.int8)
+    code = indices.to_numpy()
+    if enc.indices.null_count or (lut[:-1] < 0).any():  # some name unknown: is it used?
+        bad_codes = np.unique(code[lut[code] < 0])
+        if len(bad_codes):
+            bad = sorted(str(names[i]) if i < len(names) else "<null>" for i in bad_codes)
+            raise InputError(f"{source}: BAND values {bad} are not LSST bands {list(BANDS)}; "
+                             "convert the chunk with the package's converter")
+    return code, lut
 
 
 def flatten(table: pa.Table, source: str = "<table>") -> preprocess.LightCurves:
@@ -170,14 +196,22 @@ def flatten(table: pa.Table, source: str = "<table>") -> preprocess.LightCurves:
         if not np.array_equal(offs[c], offs["MJD"]):
             bad = int(np.flatnonzero(np.diff(offs[c]) != np.diff(offs["MJD"]))[0])
             raise InputError(f"{source}: row {bad}: column {c} has a different number of observations than MJD; rerun convert")
-    photflag = pc.fill_null(vals["PHOTFLAG"], 0) if vals["PHOTFLAG"].null_count else vals["PHOTFLAG"]
+    code, lut = band_codes(vals["BAND"], source)
+    try:
+        mjd, photflag, flux, err = (_numeric(vals["MJD"]), _numeric(vals["PHOTFLAG"], 0),
+                                    _numeric(vals["FLUXCAL"]), _numeric(vals["FLUXCALERR"]))
+    except InputError as e:
+        raise InputError(f"{source}: PHOT columns must be numeric lists: {e}; rerun convert") from None
+    if not pa.types.is_integer(vals["PHOTFLAG"].type):
+        photflag = photflag.astype(np.int64)
     return preprocess.LightCurves(
         offsets=offs["MJD"],
-        mjd=_float(vals["MJD"]),
-        photflag=pc.cast(photflag, pa.int64()).to_numpy(zero_copy_only=False),
-        fluxcal=_float(vals["FLUXCAL"]),
-        fluxcalerr=_float(vals["FLUXCALERR"]),
-        band=band_index(vals["BAND"], source),
+        mjd=mjd.astype(np.float64, copy=False),
+        photflag=photflag,
+        fluxcal=flux,
+        fluxcalerr=err,
+        band_code=code,
+        band_lut=lut,
     )
 
 
@@ -205,40 +239,35 @@ def sky_flags(ra_deg: np.ndarray, dec_deg: np.ndarray, max_abs_b: float = 15.0, 
     return out
 
 
-def _scalar_column(table: pa.Table, name: str, sentinels: np.ndarray, source: str) -> np.ndarray:
+def _scalar_column(table: pa.Table, name: str, source: str) -> np.ndarray:
+    """A HEAD column as float64 (nulls NaN); not a number -> :class:`InputError`."""
     col = table.column(name)
     try:
-        a = pc.cast(col, pa.float64()).to_numpy()
+        return np.asarray(pc.cast(col, pa.float64()).to_numpy(), dtype=np.float64)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise InputError(f"{source}: static column {name} has type {col.type}, not a number; "
                          "remove it from tensorize.static") from None
-    a = np.asarray(a, dtype=np.float64).copy()
-    a[np.isin(a, sentinels)] = np.nan
-    return a
 
 
 def static_features(table: pa.Table, cfg: Mapping[str, Any], source: str = "<table>") -> tuple[np.ndarray, dict[str, int]]:
-    """``(N, S)`` float32 static features (NaN = missing) and counts of missing values per reason."""
+    """``(N, S)`` float32 static features (NaN = missing: sentinel, null or absent column) and counts."""
     n = table.num_rows
-    sentinels = np.asarray(cfg["sentinels"], dtype=np.float64)
-    cols = []
-    absent = []
-    for name in cfg["static"]:
-        if name in table.column_names:
-            cols.append(_scalar_column(table, name, sentinels, source))
-        else:
-            absent.append(name)
-            cols.append(np.full(n, np.nan))
+    names = list(cfg["static"])
+    present = [k for k, c in enumerate(names) if c in table.column_names]
+    absent = [c for c in names if c not in table.column_names]
+    head = np.full((n, len(names)), np.nan)
+    for k in present:
+        head[:, k] = _scalar_column(table, names[k], source)
+    head[np.isin(head, np.asarray(cfg["sentinels"], dtype=np.float64))] = np.nan  # exact matches only
+    parts = [head]
     if cfg["flags"]:
         if "RA" in table.column_names and "DEC" in table.column_names:
-            ra = pc.cast(table.column("RA"), pa.float64()).to_numpy()
-            dec = pc.cast(table.column("DEC"), pa.float64()).to_numpy()
-            flags = sky_flags(np.asarray(ra, float), np.asarray(dec, float), cfg["galactic_latitude_deg"], cfg["ddf_radius_deg"])
+            ra, dec = _scalar_column(table, "RA", source), _scalar_column(table, "DEC", source)
+            parts.append(sky_flags(ra, dec, cfg["galactic_latitude_deg"], cfg["ddf_radius_deg"]))
         else:
-            absent += ["RA/DEC (flags)"]
-            flags = np.full((n, 2), np.nan)
-        cols += [flags[:, 0], flags[:, 1]]
-    static = np.stack(cols, axis=1).astype(np.float32) if cols else np.zeros((n, 0), np.float32)
+            absent.append("RA/DEC (flags)")
+            parts.append(np.full((n, 2), np.nan))
+    static = np.concatenate(parts, axis=1).astype(np.float32)
     if absent:
         log.info("%s: static columns absent, missing for all %d objects: %s", source, n, absent)
     return static, {"static_columns_absent": len(absent), "static_values_missing": int(np.isnan(static).sum())}
@@ -311,19 +340,18 @@ def leaf_labels(models: pa.Array, taxonomy: Taxonomy | None, require_labels: boo
 
 
 # --- the shard -----------------------------------------------------------------------------
-def observation_features(lc: preprocess.LightCurves, mask: np.ndarray, detection: np.ndarray, t0_obs: np.ndarray,
+def observation_features(lc: preprocess.LightCurves, index: np.ndarray, detection: np.ndarray, t0_obs: np.ndarray,
                          encoding: str) -> np.ndarray:
-    """``(n_kept, F)`` float32 features of the kept observations (``t0_obs``: MJD of each kept
-    observation's first kept observation)."""
-    mjd = lc.mjd[mask]
-    flux = lc.fluxcal[mask]
-    err = lc.fluxcalerr[mask]
-    band = lc.band[mask]
-    n = len(mjd)
+    """``(n_kept, F)`` float32 features of the observations at positions ``index`` (``t0_obs``: MJD
+    of each one's first kept observation). Work and memory O(kept observations)."""
+    n = len(index)
     f = 5 if encoding == "linear" else 10
     x = np.zeros((n, f), dtype=np.float32)
-    x[:, 0] = mjd - t0_obs
-    x[:, 1] = detection[mask]
+    x[:, 0] = lc.mjd[index] - t0_obs
+    x[:, 1] = detection[index]
+    flux = lc.fluxcal[index]
+    err = lc.fluxcalerr[index]
+    band = lc.band_at(index)
     if encoding == "linear":
         x[:, 2] = flux / 1000.0
         x[:, 3] = err / 1000.0
@@ -369,11 +397,11 @@ def build_shard(
     static, static_counts = static_features(table, cfg, source)
 
     keep = kr.keep_object
-    kept_counts = np.bincount(lc.obj[kr.mask], minlength=lc.n_objects)[keep]
+    kept_counts = kr.kept_counts[keep]
     offsets = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
     np.cumsum(kept_counts, out=offsets[1:])
-    t0 = lc.mjd[kr.mask][offsets[:-1]] if len(kept_counts) else np.zeros(0)
-    x = observation_features(lc, kr.mask, kr.detection, np.repeat(t0, kept_counts), cfg["encoding"])
+    t0 = lc.mjd[kr.index[offsets[:-1]]] if len(kept_counts) else np.zeros(0)
+    x = observation_features(lc, kr.index, kr.detection, np.repeat(t0, kept_counts), cfg["encoding"])
 
     counts = dict(kr.counts, objects_unsorted_mjd=n_unsorted, objects_unlabelled=n_unlabelled, **static_counts)
     split_kept = split[keep]

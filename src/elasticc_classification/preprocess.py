@@ -33,10 +33,20 @@ class LightCurves:
 
     offsets: np.ndarray  # (N + 1,) int64
     mjd: np.ndarray  # (n,) float64, days
-    photflag: np.ndarray  # (n,) int64
-    fluxcal: np.ndarray  # (n,) float64, FLUXCAL (zero point 27.5)
-    fluxcalerr: np.ndarray  # (n,) float64
-    band: np.ndarray  # (n,) int8 index into the band list; -1 unknown
+    photflag: np.ndarray  # (n,) integer
+    fluxcal: np.ndarray  # (n,) float32 or float64, FLUXCAL (zero point 27.5)
+    fluxcalerr: np.ndarray  # (n,) float32 or float64
+    band_code: np.ndarray  # (n,) integer code per observation, mapped through band_lut
+    band_lut: np.ndarray  # (n_codes,) int8: code -> index into u g r i z Y
+
+    @property
+    def band(self) -> np.ndarray:
+        """(n,) int8 band index (u g r i z Y) of every observation."""
+        return self.band_lut[self.band_code]
+
+    def band_at(self, index: np.ndarray) -> np.ndarray:
+        """Band index of the observations at ``index`` (work O(len(index)))."""
+        return self.band_lut[self.band_code[index]]
 
     @property
     def n_objects(self) -> int:
@@ -50,18 +60,18 @@ class LightCurves:
     def take(self, order: np.ndarray) -> "LightCurves":
         """Observations reordered by ``order`` (a permutation that keeps objects contiguous)."""
         return LightCurves(self.offsets, self.mjd[order], self.photflag[order], self.fluxcal[order],
-                           self.fluxcalerr[order], self.band[order])
+                           self.fluxcalerr[order], self.band_code[order], self.band_lut)
 
 
 def sort_by_mjd(lc: LightCurves) -> tuple[LightCurves, int]:
     """``lc`` with every light curve in MJD order (stable), and the number of objects that were not."""
-    obj = lc.obj
-    step = np.diff(lc.mjd)
-    same_obj = obj[1:] == obj[:-1]
-    bad = same_obj & (step < 0)
-    if not bad.any():
+    back = np.diff(lc.mjd) < 0
+    inner = lc.offsets[1:-1] - 1  # a step across an object boundary does not count
+    back[inner[(inner >= 0) & (inner < len(back))]] = False
+    if not back.any():
         return lc, 0
-    n_unsorted = len(np.unique(obj[1:][bad]))
+    obj = lc.obj
+    n_unsorted = len(np.unique(obj[1:][back]))
     order = np.lexsort((lc.mjd, obj))
     return lc.take(order), n_unsorted
 
@@ -73,6 +83,8 @@ class KeepResult:
     mask: np.ndarray  # (n,) bool: observation kept
     keep_object: np.ndarray  # (N,) bool: object kept (at least one kept observation and, by default, a detection)
     first_det: np.ndarray  # (N,) int64: index of the first detection among the object's kept observations (-1 if dropped)
+    kept_counts: np.ndarray  # (N,) int64: kept observations per object (0 if dropped)
+    index: np.ndarray  # (n_kept,) int64: positions of the kept observations, ascending (= flatnonzero(mask))
     detection: np.ndarray  # (n,) bool: valid detection
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -97,6 +109,21 @@ def _segment_last(pos: np.ndarray, obj_of_pos: np.ndarray, n_objects: int) -> np
     return out
 
 
+def ranges_index(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(lo[k], hi[k] + 1)`` over k (int64), in O(output) work."""
+    lens = (hi - lo + 1).astype(np.int64)
+    before = np.cumsum(lens) - lens
+    return np.repeat(lo.astype(np.int64) - before, lens) + np.arange(int(lens.sum()), dtype=np.int64)
+
+
+def _ranges_mask(n: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Boolean mask of length ``n``: True on every ``[lo[k], hi[k]]`` (disjoint, inclusive ranges)."""
+    d = np.zeros(n + 1, dtype=np.int8)
+    d[lo] += 1  # ranges are disjoint: no index repeats within one of these two statements
+    d[hi + 1] -= 1
+    return np.cumsum(d[:-1], dtype=np.int8).view(bool)
+
+
 def keep_mask(
     lc: LightCurves,
     keep: str = "detection_window",
@@ -106,64 +133,109 @@ def keep_mask(
     drop_no_detection: bool = True,
 ) -> KeepResult:
     """Decide which observations and objects are kept (see the module docstring). ``lc`` must be in
-    MJD order within each object (:func:`sort_by_mjd`)."""
+    MJD order within each object (:func:`sort_by_mjd`). Vectorised: a few passes over the
+    observations, per-object work on arrays of detections only."""
     if keep not in KEEP_MODES:
         raise ValueError(f"keep must be one of {KEEP_MODES}, got {keep!r}")
     n_obj = lc.n_objects
     n = len(lc.mjd)
-    obj = lc.obj
+    starts, ends = lc.offsets[:-1], lc.offsets[1:]
     finite = np.isfinite(lc.fluxcal) & np.isfinite(lc.fluxcalerr)
-    saturated = (lc.photflag & saturation_bit) != 0 if drop_saturated else np.zeros(n, bool)
-    valid = finite & ~saturated
+    valid = finite
+    n_saturated = 0
+    if drop_saturated:
+        saturated = (lc.photflag & saturation_bit) != 0
+        n_saturated = int(np.count_nonzero(saturated))
+        if n_saturated:
+            valid = finite & ~saturated
+    all_valid = n_saturated == 0 and bool(finite.all())
     det = valid & ((lc.photflag & detection_bit) != 0)
 
     det_pos = np.flatnonzero(det)
-    first_det = _segment_first(det_pos, obj[det_pos], n_obj)  # global positions
-    last_det = _segment_last(det_pos, obj[det_pos], n_obj)
+    det_obj = np.searchsorted(ends, det_pos, side="right")  # object of each detection
+    first_det = _segment_first(det_pos, det_obj, n_obj)  # global positions, -1 if none
+    last_det = _segment_last(det_pos, det_obj, n_obj)
     has_det = first_det >= 0
+
+    lengths = ends - starts
+    if keep == "detection_window" and all_valid and (drop_no_detection or has_det.all()):
+        # fast path (no saturated or non-finite observation): the kept observations of an object
+        # are one range, [last observation before the first detection, last detection]
+        fd = first_det[has_det]
+        lo = np.where(fd > starts[has_det], fd - 1, fd)
+        index = ranges_index(lo, last_det[has_det])
+        mask = np.zeros(n, dtype=bool)
+        mask[index] = True
+        kept_counts = np.zeros(n_obj, dtype=np.int64)
+        kept_counts[has_det] = last_det[has_det] - lo + 1
+        fd_local = np.full(n_obj, -1, dtype=np.int64)
+        fd_local[has_det] = fd - lo
+        n_kept = len(index)
+        counts = _counts(n_obj, n, n_saturated, 0, has_det, has_det, n_kept, int(lengths[has_det].sum()))
+        return KeepResult(mask=mask, keep_object=has_det.copy(), first_det=fd_local, kept_counts=kept_counts,
+                          index=index, detection=det, counts=counts)
 
     if keep == "all":
         mask = valid.copy()
     else:
-        pos = np.arange(n)
-        fd_obs = first_det[obj]
-        ld_obs = last_det[obj]
-        mask = valid & (fd_obs >= 0) & (pos >= fd_obs) & (pos <= ld_obs)
-        # the last valid non-detection before the first detection
-        nondet_pos = np.flatnonzero(valid & ~det)
-        k = np.searchsorted(nondet_pos, first_det[has_det], side="left") - 1
-        cand = np.where(k >= 0, nondet_pos[np.maximum(k, 0)], -1)
-        same = (k >= 0) & (cand >= lc.offsets[:-1][has_det])
-        mask[cand[same]] = True
-        if not drop_no_detection:
-            mask |= valid & ~has_det[obj]
+        fd = first_det[has_det]
+        lo = fd.copy()
+        # the last valid observation before the first detection (a non-detection by definition)
+        if all_valid:
+            prev = fd - 1
+        else:
+            valid_pos = np.flatnonzero(valid)
+            k = np.searchsorted(valid_pos, fd, side="left") - 1
+            prev = np.where(k >= 0, valid_pos[np.maximum(k, 0)], -1)
+        has_prev = prev >= starts[has_det]
+        lo[has_prev] = prev[has_prev]
+        mask = _ranges_mask(n, lo, last_det[has_det])
+        if not all_valid:
+            mask &= valid
+        if not drop_no_detection and not has_det.all():
+            mask |= valid & np.repeat(~has_det, ends - starts)
 
-    n_kept_obs_per_obj = np.bincount(obj[mask], minlength=n_obj)
-    keep_object = n_kept_obs_per_obj > 0
+    cum = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(mask, out=cum[1:])
+    kept_counts = cum[ends] - cum[starts]
+    keep_object = kept_counts > 0
     if drop_no_detection:
         keep_object &= has_det
-    mask &= keep_object[obj]
+    if not keep_object.all():
+        mask &= np.repeat(keep_object, ends - starts)
+        kept_counts = np.where(keep_object, kept_counts, 0)
 
     # index of the first detection within the object's kept observations
-    kept_before = np.cumsum(mask) - mask  # kept observations before each position (global)
-    kept_count = np.bincount(obj[mask], minlength=n_obj)
-    start_kept = np.cumsum(kept_count) - kept_count
     fd_local = np.full(n_obj, -1, dtype=np.int64)
     sel = keep_object & has_det
-    fd_local[sel] = kept_before[first_det[sel]] - start_kept[sel]
+    fd_local[sel] = cum[first_det[sel]] - cum[starts[sel]]
     nodet_kept = keep_object & ~has_det
-    fd_local[nodet_kept] = n_kept_obs_per_obj[nodet_kept] - 1
+    fd_local[nodet_kept] = kept_counts[nodet_kept] - 1
 
-    counts = {
+    n_kept = int(kept_counts.sum())
+    if all_valid:
+        valid_in_kept = int(lengths[keep_object].sum())
+    else:
+        cv = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(valid, out=cv[1:])
+        valid_in_kept = int((cv[ends] - cv[starts])[keep_object].sum())
+    counts = _counts(n_obj, n, n_saturated, n - int(np.count_nonzero(finite)), has_det, keep_object, n_kept, valid_in_kept)
+    return KeepResult(mask=mask, keep_object=keep_object, first_det=fd_local, kept_counts=kept_counts,
+                      index=np.flatnonzero(mask), detection=det, counts=counts)
+
+
+def _counts(n_obj: int, n: int, n_saturated: int, n_nonfinite: int, has_det: np.ndarray, keep_object: np.ndarray,
+            n_kept: int, valid_in_kept: int) -> dict[str, int]:
+    """The preprocessing counts that go to the log and the shard metadata."""
+    return {
         "objects_in": int(n_obj),
         "observations_in": int(n),
-        "observations_saturated": int(saturated.sum()),
-        "observations_nonfinite": int((~finite).sum()),
-        "objects_without_detection": int((~has_det).sum()),
-        "objects_dropped": int((~keep_object).sum()),
-        "objects_kept": int(keep_object.sum()),
-        "observations_kept": int(mask.sum()),
-        "observations_dropped": int(n - mask.sum()),
-        "observations_outside_window": int((valid & ~mask & keep_object[obj]).sum()),
+        "observations_saturated": int(n_saturated),
+        "observations_nonfinite": int(n_nonfinite),
+        "objects_without_detection": int(n_obj - np.count_nonzero(has_det)),
+        "objects_dropped": int(n_obj - np.count_nonzero(keep_object)),
+        "objects_kept": int(np.count_nonzero(keep_object)),
+        "observations_kept": int(n_kept),
+        "observations_dropped": int(n - n_kept),
+        "observations_outside_window": int(valid_in_kept - n_kept),
     }
-    return KeepResult(mask=mask, keep_object=keep_object, first_det=fd_local, detection=det, counts=counts)

@@ -11,21 +11,33 @@ import pyarrow.parquet as pq
 import yaml
 
 from .errors import InputError
-from .features import build_shard, resolve_config
+from .features import PHOT_REQUIRED, build_shard, resolve_config
 from .shards import Shard, write_shard
 from .taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 
 
-def read_parquet(path: str | Path) -> pa.Table:
-    """Read a converted chunk parquet; unreadable -> :class:`InputError`."""
+def read_parquet(path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    """Read a converted chunk parquet (only ``columns`` that exist, when given; BAND
+    dictionary-encoded); unreadable -> :class:`InputError`."""
     if not Path(path).is_file():
         raise InputError(f"{path}: parquet file not found; run convert for this chunk first")
     try:
-        return pq.read_table(str(path))
+        try:  # BAND as dictionary codes (a handful of strings, not one per observation)
+            pf = pq.ParquetFile(str(path), memory_map=True, read_dictionary=["BAND.list.element"])
+        except KeyError:  # no BAND column, or a writer that names list items otherwise
+            pf = pq.ParquetFile(str(path), memory_map=True)
+        names = pf.schema_arrow.names
+        # one thread: jobs run one per core; the dataset API (pq.read_table) costs more here
+        return pf.read(columns=None if columns is None else [c for c in columns if c in names], use_threads=False)
     except (OSError, pa.ArrowInvalid) as e:
         raise InputError(f"{path}: not a readable parquet file ({e}); rerun convert for this chunk") from None
+
+
+def needed_columns(cfg: Mapping[str, Any]) -> list[str]:
+    """Columns :func:`features.build_shard` reads with the (resolved) ``cfg``."""
+    return ["SNID", "MODEL", *PHOT_REQUIRED, *cfg["static"], *(("RA", "DEC") if cfg["flags"] else ())]
 
 
 def load_config(path: str | Path | None) -> tuple[dict[str, Any], str | None]:
@@ -61,8 +73,9 @@ def tensorize(
     ``taxonomy``: a :class:`Taxonomy`, a taxonomy YAML path, or None for the default taxonomy.
     """
     tax = taxonomy if isinstance(taxonomy, Taxonomy) else Taxonomy.load(taxonomy)
-    table = read_parquet(parquet)
-    shard = build_shard(table, cfg or {}, tax, require_labels=require_labels, source=str(parquet))
+    cfg = resolve_config(cfg)
+    table = read_parquet(parquet, needed_columns(cfg))
+    shard = build_shard(table, cfg, tax, require_labels=require_labels, source=str(parquet))
     write_shard(shard, out)
     log.info("%s: wrote %d objects, %d observations, %d features, %d static features",
              out, len(shard), len(shard.x), shard.x.shape[1], shard.static.shape[1])
