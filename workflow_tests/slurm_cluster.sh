@@ -5,12 +5,18 @@
 #                                write DIR/slurm.conf for this machine's CPUs and memory, start a
 #                                private munged, slurmctld and slurmd (state, logs, sockets and pid
 #                                files all under DIR, free TCP ports), wait until the node is idle.
-#                                Prints `export SLURM_CONF=DIR/slurm.conf`; clients need it.
-#   slurm_cluster.sh stop DIR    stop the daemons started for DIR (by their pid files only).
+#                                Prints `export SLURM_CONF=DIR/slurm.conf`.
+#   slurm_cluster.sh stop DIR    stop the daemons started for DIR (by their pid files only) and
+#                                remove the /etc/slurm/slurm.conf link.
 #
 # Exit status of start: 0 running; 3 slurm/munge missing and apt-get could not install them
-# (the test skips on 3, with the reason); any other: the cluster did not come up (the test fails).
-# Nothing outside DIR is changed except installing the packages.
+# (the test skips on 3, with the reason); 4 /etc/slurm/slurm.conf belongs to a real SLURM set-up
+# or to another running test cluster (not touched; the test skips); any other: the cluster did
+# not come up (the test fails).
+# Outside DIR only two things change: the packages are installed, and /etc/slurm/slurm.conf
+# becomes a link to DIR/slurm.conf. The link is needed because snakemake-executor-plugin-slurm-
+# jobstep drops every SLURM_* variable (SLURM_CONF included) before its inner `srun`, which then
+# only finds the default config path.
 set -euo pipefail
 
 cmd=${1:?usage: slurm_cluster.sh start|stop DIR}
@@ -33,6 +39,30 @@ stop_cluster() {
         fi
         rm -f "$pidf"
     done
+    if [[ -L $ETC_CONF && $(readlink "$ETC_CONF") == "$dir/slurm.conf" ]]; then
+        rm -f "$ETC_CONF"
+    fi
+}
+
+ETC_CONF=/etc/slurm/slurm.conf
+MARK="# One-node test cluster written by workflow_tests/slurm_cluster.sh"
+
+claim_etc_conf() {
+    # Link /etc/slurm/slurm.conf to ours, unless it is a real config or a live test cluster's.
+    if [[ -e $ETC_CONF || -L $ETC_CONF ]]; then
+        if ! head -1 "$ETC_CONF" 2>/dev/null | grep -qxF "$MARK" && [[ -e $ETC_CONF ]]; then
+            log "$ETC_CONF exists and is not a test cluster's: not touching a real SLURM set-up"
+            return 4
+        fi
+        local other
+        other=$(dirname "$(readlink -f "$ETC_CONF")")
+        if [[ $other != "$dir" && -s $other/slurmctld.pid ]] && kill -0 "$(cat "$other/slurmctld.pid")" 2>/dev/null; then
+            log "another test cluster is running from $other: stop it first (slurm_cluster.sh stop $other)"
+            return 4
+        fi
+    fi
+    mkdir -p "$(dirname "$ETC_CONF")"
+    ln -sfn "$dir/slurm.conf" "$ETC_CONF"
 }
 
 install_if_missing() {
@@ -73,6 +103,7 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
 start_cluster() {
     install_if_missing || return $?
     stop_cluster  # a previous run in the same DIR
+    rm -rf "$dir/state" "$dir/spool"
     mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/munge"
     chmod 700 "$dir/munge"
 
@@ -91,7 +122,7 @@ start_cluster() {
     ctld_port=$(free_port)
     d_port=$(free_port)
     cat >"$dir/slurm.conf" <<EOF
-# One-node test cluster written by workflow_tests/slurm_cluster.sh
+$MARK
 ClusterName=elasticc-ci
 SlurmctldHost=$host
 SlurmctldPort=$ctld_port
@@ -127,6 +158,7 @@ KillWait=5
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=ci Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
+    claim_etc_conf || return $?
     export SLURM_CONF="$dir/slurm.conf"
     slurmctld -f "$SLURM_CONF"
     wait_for 20 slurmctld scontrol ping
