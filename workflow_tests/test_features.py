@@ -180,3 +180,20 @@ def test_metadata_and_empty_table():
     assert sh.meta["counts"]["objects_kept"] == 1
     empty = build_shard(make_table([one_curve()]).slice(0, 0), {}, TAX)
     assert len(empty) == 0 and empty.x.shape == (0, 10) and empty.static.shape == (0, 20)
+
+
+def test_dictionary_coded_bands_equal_plain_strings():
+    t = make_table([one_curve(1), one_curve(2)])
+    i = t.column_names.index("BAND")
+    band = t.column("BAND").combine_chunks()
+    coded = pa.ListArray.from_arrays(band.offsets, band.values.dictionary_encode())
+    a = build_shard(t, {}, TAX)
+    b = build_shard(t.set_column(i, "BAND", coded), {}, TAX)
+    np.testing.assert_array_equal(a.x, b.x)
+    # an unknown value in the dictionary that no observation uses is harmless
+    extra = pa.DictionaryArray.from_arrays(coded.values.indices, pa.array(["g", "Y", "u ", "z", "VR"]))
+    c = build_shard(t.set_column(i, "BAND", pa.ListArray.from_arrays(band.offsets, extra)), {}, TAX)
+    np.testing.assert_array_equal(a.x, c.x)
+    nulls = pa.array([["g", None, "r", "r"], ["g", "g", "r", "r"]], pa.list_(pa.string()))
+    with pytest.raises(InputError, match="<null>"):
+        build_shard(t.set_column(i, "BAND", nulls), {}, TAX)

@@ -157,3 +157,46 @@ def test_rule_fails_cleanly_on_a_bad_parquet(realdata, tmp_path):
     assert not out.exists()
     log = (results / "logs/tensorize/SNIb-Templates/0002.log").read_text()
     assert "missing required column(s) ['BAND']" in log and "Traceback" not in log
+
+
+# --- light-curve plots ------------------------------------------------------------------------
+def test_light_curve_panel_marks_detections_and_window():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from elasticc_classification.plots import BAND_COLOURS, plot_light_curve
+
+    mjd = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    flux = np.array([0.0, 10.0, 50.0, 20.0, 5.0, 1.0])
+    err = np.ones(6)
+    band = np.array([1, 1, 2, 2, 1, 1])  # g g r r g g
+    det = np.array([False, False, True, True, False, False])
+    kept = np.array([False, True, True, True, False, False])
+    fig, ax = plt.subplots()
+    plot_light_curve(ax, mjd, flux, err, band, det, kept, "SNID 7  SNIb-Templates → SNIb/c")
+    assert ax.get_title() == "SNID 7  SNIb-Templates → SNIb/c"
+    markers = [ln for ln in ax.lines if ln.get_marker() == "o"]
+    pts = {(tuple(ln.get_xdata()), ln.get_markerfacecolor() == "none", ln.get_alpha()) for ln in markers}
+    assert pts == {((3.0, 4.0), False, 1.0),  # r detections: filled, kept
+                   ((2.0,), True, 1.0),  # g non-detection in the window: open, kept
+                   ((1.0, 5.0, 6.0), True, 0.25)}  # dropped g non-detections: open, faint
+    r_line = next(ln for ln in markers if tuple(ln.get_xdata()) == (3.0, 4.0))
+    assert matplotlib.colors.same_color(r_line.get_markeredgecolor(), BAND_COLOURS["r"])
+    (span,) = ax.patches  # the kept window, shaded (a Rectangle in axes-x data coordinates)
+    assert (span.get_x(), span.get_x() + span.get_width()) == (2.0, 4.0)
+    assert [ln.get_xdata()[0] for ln in ax.lines if ln.get_linestyle() == "--"] == [3.0]  # first detection
+    plt.close(fig)
+
+
+def test_gallery_of_real_light_curves(real_parquet, tmp_path):
+    from elasticc_classification.plots import lightcurve_gallery
+
+    out = tmp_path / "g.png"
+    assert lightcurve_gallery([real_parquet], out, {}, TAX, n_objects=4, title="SNIb-Templates") == 4
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    empty = real_parquet.parent / "empty.parquet"
+    pq.write_table(pq.read_table(real_parquet).slice(0, 0), empty)
+    assert lightcurve_gallery([empty], tmp_path / "e.png", {}, TAX) == 0  # a page saying so, no failure
+    assert (tmp_path / "e.png").exists()

@@ -253,15 +253,16 @@ def static_features(table: pa.Table, cfg: Mapping[str, Any], source: str = "<tab
     """``(N, S)`` float32 static features (NaN = missing: sentinel, null or absent column) and counts."""
     n = table.num_rows
     names = list(cfg["static"])
-    present = [k for k, c in enumerate(names) if c in table.column_names]
-    absent = [c for c in names if c not in table.column_names]
+    have = set(table.column_names)
+    present = [k for k, c in enumerate(names) if c in have]
+    absent = [c for c in names if c not in have]
     head = np.full((n, len(names)), np.nan)
     for k in present:
         head[:, k] = _scalar_column(table, names[k], source)
     head[np.isin(head, np.asarray(cfg["sentinels"], dtype=np.float64))] = np.nan  # exact matches only
     parts = [head]
     if cfg["flags"]:
-        if "RA" in table.column_names and "DEC" in table.column_names:
+        if "RA" in have and "DEC" in have:
             ra, dec = _scalar_column(table, "RA", source), _scalar_column(table, "DEC", source)
             parts.append(sky_flags(ra, dec, cfg["galactic_latitude_deg"], cfg["ddf_radius_deg"]))
         else:
