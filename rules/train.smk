@@ -1,1 +1,28 @@
-# Rules of the train stage (to be written).
+# Train stage: every tensor shard -> one model artifact (weights, taxonomy, feature configuration,
+# normalisation, training config, provenance) and the merged training log for the loss plot.
+# Lightning's own checkpoints live in RESULTS/model/checkpoints (not an output): a killed job
+# restarted with the same inputs resumes from its last.ckpt. gpus > 0 asks the scheduler for GPUs
+# (e.g. SLURM via the executor plugin); multi-GPU DDP through train.devices / num_nodes / strategy.
+
+
+rule train:
+    input:
+        shards=all_chunk_files(str(RESULTS / "shards/{model}/{chunk}.arrow")),
+        taxonomy=config["taxonomy"],
+    output:
+        model=RESULTS / "model/model.ckpt",
+        metrics=RESULTS / "model/metrics.csv",
+    log:
+        LOGS / "train.log",
+    params:
+        ckpt_dir=str(RESULTS / "model/checkpoints"),
+    threads: config.get("train", {}).get("threads", 2)
+    resources:
+        gpu=config.get("train", {}).get("gpus", 0),
+        mem_mb=config.get("train", {}).get("mem_mb", 8000),
+        runtime=config.get("train", {}).get("runtime", 240),
+    script:
+        "../scripts/train.py"
+
+
+ALL_TARGETS.append(str(RESULTS / "model/model.ckpt"))

@@ -43,6 +43,13 @@ def _cmd_tensorize(args: argparse.Namespace) -> None:
     tensorize(args.parquet, args.out, cfg=cfg, taxonomy=args.taxonomy or taxonomy)
 
 
+def _cmd_train(args: argparse.Namespace) -> None:
+    from .train import run_cli
+
+    run_cli(args.shards, args.out, config=args.config, taxonomy=args.taxonomy, metrics=args.metrics,
+            checkpoints=args.checkpoints, threads=args.threads)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import calibrate, evaluate, make_plots
 
@@ -102,6 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_cmd_tensorize)
 
     from .metrics import DEFAULT_DAYS
+
+    tr = sub.add_parser("train", help="train the hierarchical classifier on tensor shards -> model artifact")
+    tr.add_argument("shards", type=Path, nargs="+", help="tensor shards (.arrow) holding train and validation objects")
+    tr.add_argument("--out", type=Path, required=True, help="model artifact to write (model.ckpt)")
+    tr.add_argument("--config", type=Path, help="workflow config YAML: its train and augment sections (default: built-in defaults)")
+    tr.add_argument("--taxonomy", type=Path, help="taxonomy YAML (default: the config's, else the one stored in the shards)")
+    tr.add_argument("--metrics", type=Path, help="merged training log CSV (default: metrics.csv beside --out)")
+    tr.add_argument("--checkpoints", type=Path, help="Lightning checkpoint directory, resumed from (default: checkpoints/ beside --out)")
+    tr.add_argument("--threads", type=int, help="torch CPU threads (default: the config's train.threads)")
+    tr.set_defaults(func=_cmd_train)
 
     ev = sub.add_parser("evaluate", help="metrics per taxonomy level on the test split, by days since the first detection")
     ev.add_argument("model", type=Path, help="model artifact (model.ckpt)")

@@ -32,6 +32,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "dropout": 0.1,  # between recurrent layers and in the head
     "static_hidden": 32,  # width of the static-feature branch (0: static features unused)
     "head_hidden": 64,
+    "pack": "auto",  # auto: padded on the CPU (batches are length-bucketed), packed on GPUs; true | false
 }
 OPTIM_DEFAULTS: dict[str, Any] = {
     "lr": 1e-3,
@@ -150,16 +151,26 @@ class HierarchicalClassifier(L.LightningModule):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         """Logits (B, n_nodes) from padded ``x`` (B, T, F), ``lengths`` (B,) and raw ``static`` (B, S).
 
-        Observations past ``lengths`` are never used (packed sequence). Lengths on the CPU avoid
-        a device synchronisation. Static NaN = missing.
+        Observations past ``lengths`` never influence the result: the sequence is packed, or run
+        padded (the training batches are length-bucketed, so padding is short) and the top layer's
+        output read at each sequence's last step. Lengths on the CPU avoid a device
+        synchronisation. Static NaN = missing.
         """
         x = (x - self.x_mean) / self.x_std
-        lengths = lengths.detach().to("cpu", torch.int64).clamp_(min=1)
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        _, h = self.rnn(packed)
-        if isinstance(h, tuple):  # LSTM: (h_n, c_n)
-            h = h[0]
-        feats = [h[-1]]
+        pack = self.hparams["model"].get("pack", "auto")
+        if pack == "auto":
+            pack = x.is_cuda
+        if pack:
+            lengths = lengths.detach().to("cpu", torch.int64).clamp_(min=1)
+            _, h = self.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+            if isinstance(h, tuple):  # LSTM: (h_n, c_n)
+                h = h[0]
+            last = h[-1]
+        else:
+            lengths = lengths.detach().to(x.device, torch.int64).clamp(min=1, max=x.shape[1])
+            out, _ = self.rnn(x)
+            last = out[torch.arange(len(out), device=x.device), lengths - 1]
+        feats = [last]
         if self.static_net is not None:
             s = (static.to(x.dtype) - self.static_mean) / self.static_std
             miss = torch.isnan(s)

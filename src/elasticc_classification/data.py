@@ -1,0 +1,389 @@
+"""Training data: shards -> length-bucketed batches of windows assembled on the compute device.
+
+The concatenated shards stay whole (on the GPU when training there); a batch is only the
+object indices and the window lengths (drawn on the CPU by :mod:`.augment`, vectorised), and
+:func:`collate` gathers the padded windows with index arithmetic on the device. There are no
+DataLoader workers and no per-object Python: the loader yields a few small integer arrays.
+
+Batches are bucketed: each epoch the (capped) training objects are shuffled, their windows
+drawn, groups of ``bucket_batches`` batches sorted by window length and cut into batches, and
+the batch order shuffled again, so a batch is padded only to its own maximum (and the model
+packs it, so nothing is computed on padding). Validation uses fixed truncations (every
+validation object at each of ``val_days`` days after its first detection), so the validation
+loss is comparable between epochs.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+from . import augment
+from .errors import InputError
+from .loss import node_weights
+from .shards import SPLITS, Shard, concat_shards, read_shard
+from .taxonomy import Taxonomy
+
+log = logging.getLogger(__name__)
+
+DATA_DEFAULTS: dict[str, Any] = {
+    "batch_size": 1024,  # training windows per batch (per device)
+    "val_batch_size": 4096,
+    "max_per_leaf": 40000,  # training objects kept per leaf (seeded); null keeps all
+    "val_days": [1, 8, 32, 2048],  # fixed validation truncations, days after the first detection
+    "bucket_batches": 32,  # batches per length-sorted bucket (1: no bucketing)
+    "seed": 42,
+}
+
+
+@dataclass
+class TrainingSet:
+    """Everything the model and the loaders need from the shards (CPU numpy)."""
+
+    data: Shard  # all shards, concatenated
+    train_idx: np.ndarray  # (N_train,) objects used for training (capped per leaf)
+    val_idx: np.ndarray  # (N_val,)
+    x_mean: np.ndarray  # (F,)
+    x_std: np.ndarray
+    static_mean: np.ndarray  # (S,)
+    static_std: np.ndarray
+    node_weight: np.ndarray  # (n_nodes,) W_c
+    leaf_counts: np.ndarray  # (n_nodes,) training objects per true leaf
+    provenance: dict[str, Any]
+
+
+def _sample_rows(offsets: np.ndarray, idx: np.ndarray, n_max: int, rng: np.random.Generator) -> np.ndarray:
+    """Up to ``n_max`` observation rows drawn uniformly from the light curves of objects ``idx``."""
+    lengths = offsets[idx + 1] - offsets[idx]
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    k = np.sort(rng.choice(total, size=min(n_max, total), replace=False)) if total > n_max else np.arange(total)
+    cum = np.cumsum(lengths)
+    obj = np.searchsorted(cum, k, side="right")
+    return offsets[idx[obj]] + k - (cum[obj] - lengths[obj])
+
+
+def cap_per_leaf(idx: np.ndarray, leaf: np.ndarray, cap: int | None, rng: np.random.Generator) -> np.ndarray:
+    """A seeded random subset of ``idx`` with at most ``cap`` objects per leaf (sorted)."""
+    if cap is None or len(idx) == 0:
+        return np.sort(idx)
+    perm = rng.permutation(idx)
+    lf = leaf[perm]
+    order = np.argsort(lf, kind="stable")
+    sl = lf[order]
+    first = np.searchsorted(sl, sl, side="left")
+    rank = np.arange(len(sl)) - first
+    return np.sort(perm[order[rank < cap]])
+
+
+def load_training_set(
+    paths: Sequence[str | Path], taxonomy: Taxonomy, cfg: Mapping[str, Any] | None = None
+) -> TrainingSet:
+    """Read and check the shards, cap the training split per leaf, compute normalisation and
+    node weights on the training split. Raises :class:`InputError` for unusable input."""
+    cfg = {**DATA_DEFAULTS, **(cfg or {})}
+    if not paths:
+        raise InputError("no shard files given: run the tensorize step first")
+    shards = [read_shard(p) for p in paths]
+    for p, sh in zip(paths, shards):
+        tx = sh.meta.get("taxonomy")
+        if tx is not None and tuple(Taxonomy.from_dict(tx, str(p)).nodes) != taxonomy.nodes:
+            raise InputError(f"{p}: shard was labelled with another taxonomy than the one given; rerun tensorize with it")
+    return training_set_from_shard(concat_shards(shards), taxonomy, cfg, paths)
+
+
+def training_set_from_shard(
+    data: Shard, taxonomy: Taxonomy, cfg: Mapping[str, Any] | None = None, paths: Sequence[str | Path] = ()
+) -> TrainingSet:
+    """:func:`load_training_set` on an in-memory shard (``paths`` only for provenance)."""
+    cfg = {**DATA_DEFAULTS, **(cfg or {})}
+    n = len(data)
+    leaf = data.leaf.astype(np.int64)
+    is_leaf = np.zeros(taxonomy.n_nodes, bool)
+    is_leaf[taxonomy.leaves] = True
+    labelled = (leaf >= 0) & (leaf < taxonomy.n_nodes)
+    labelled[labelled] = is_leaf[leaf[labelled]]
+    n_unlabelled = int((~labelled).sum())
+    if n_unlabelled:
+        log.info("dropped %d of %d objects without a taxonomy leaf label", n_unlabelled, n)
+    lengths = data.lengths
+    usable = labelled & (lengths > 0)
+    if int((labelled & (lengths == 0)).sum()):
+        log.info("dropped %d objects with an empty light curve", int((labelled & (lengths == 0)).sum()))
+    rng = np.random.default_rng(int(cfg["seed"]))
+    train_all = np.flatnonzero(usable & (data.split == SPLITS["train"]))
+    val_idx = np.flatnonzero(usable & (data.split == SPLITS["val"]))
+    if len(train_all) == 0:
+        raise InputError(f"no labelled training objects (split 0) in {max(1, len(paths))} shard(s): check the tensorize split fractions")
+    if len(val_idx) == 0:
+        raise InputError(f"no labelled validation objects (split 1) in {max(1, len(paths))} shard(s): raise tensorize.val_fraction or add data")
+    cap = cfg["max_per_leaf"]
+    train_idx = cap_per_leaf(train_all, leaf, None if cap is None else int(cap), rng)
+    if len(train_idx) < len(train_all):
+        log.info("capped training objects at %s per leaf: %d -> %d", cap, len(train_all), len(train_idx))
+    leaf_counts = np.bincount(leaf[train_idx], minlength=taxonomy.n_nodes)
+    w = node_weights(leaf_counts, taxonomy)
+
+    rows = _sample_rows(data.offsets, train_idx, 2_000_000, rng)
+    xs = data.x[rows].astype(np.float64)
+    x_mean, x_std = xs.mean(0), xs.std(0)
+    st = data.static[train_idx].astype(np.float64)
+    with warnings.catch_warnings():  # all-NaN columns give NaN, replaced in the model
+        warnings.simplefilter("ignore", RuntimeWarning)
+        s_mean, s_std = np.nanmean(st, 0), np.nanstd(st, 0)
+    provenance = {
+        "shards": [str(Path(p).resolve()) for p in paths],
+        "shard_bytes": [Path(p).stat().st_size for p in paths],
+        "objects": n,
+        "objects_train_total": int(len(train_all)),
+        "objects_train_used": int(len(train_idx)),
+        "objects_val": int(len(val_idx)),
+        "objects_unlabelled": n_unlabelled,
+        "max_per_leaf": cap,
+        "train_leaf_counts": {taxonomy.nodes[i]: int(leaf_counts[i]) for i in taxonomy.leaves},
+    }
+    log.info(
+        "training set: %d objects in %d shard(s); %d train (of %d), %d validation",
+        n, max(1, len(paths)), len(train_idx), len(train_all), len(val_idx),
+    )
+    return TrainingSet(data, train_idx, val_idx, x_mean, x_std, s_mean, s_std, w, leaf_counts, provenance)
+
+
+# --- batches ---------------------------------------------------------------------------------
+class DeviceData:
+    """Tensors of the concatenated shards on one device (built once per device)."""
+
+    def __init__(self, data: Shard):
+        self._data = data
+        self._on: dict[str, dict[str, torch.Tensor]] = {}
+
+    def on(self, device: torch.device | str) -> dict[str, torch.Tensor]:
+        key = str(device)
+        if key not in self._on:
+            d = self._data
+            self._on[key] = {
+                "x": torch.from_numpy(np.ascontiguousarray(d.x, np.float32)).to(device),
+                "offsets": torch.from_numpy(d.offsets.astype(np.int64)).to(device),
+                "static": torch.from_numpy(np.ascontiguousarray(d.static, np.float32)).to(device),
+                "leaf": torch.from_numpy(d.leaf.astype(np.int64)).to(device),
+            }
+        return self._on[key]
+
+
+def collate(t: Mapping[str, torch.Tensor], obj: torch.Tensor, ends: torch.Tensor, t_max: int) -> dict[str, torch.Tensor]:
+    """Assemble a batch on ``obj``'s device: ``x`` (B, t_max, F) zero-padded prefixes of length
+    ``ends`` of objects ``obj``, plus their ``static`` (B, S) and ``leaf`` (B,)."""
+    ar = torch.arange(t_max, device=obj.device)
+    start = t["offsets"][obj]
+    valid = ar[None, :] < ends[:, None]
+    idx = torch.where(valid, start[:, None] + ar[None, :], start[:, None])
+    x = t["x"][idx].masked_fill_(~valid[..., None], 0.0)
+    return {"x": x, "static": t["static"][obj], "leaf": t["leaf"][obj]}
+
+
+def bucket_batches(ends: np.ndarray, batch_size: int, bucket: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+    """Positions into ``ends`` grouped into batches: consecutive groups of ``bucket * batch_size``
+    sorted by window length, cut into batches; the batch order is shuffled when ``rng`` is given."""
+    n = len(ends)
+    group = max(1, bucket) * batch_size
+    batches: list[np.ndarray] = []
+    for g0 in range(0, n, group):  # loop over buckets (a few hundred per epoch), not objects
+        pos = np.arange(g0, min(n, g0 + group))
+        pos = pos[np.argsort(ends[pos], kind="stable")]
+        batches.extend(np.split(pos, np.arange(batch_size, len(pos), batch_size)))
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def _identity(batch: Any) -> Any:
+    return batch
+
+
+def _rank_world(trainer: Any) -> tuple[int, int]:
+    if trainer is None:
+        return 0, 1
+    return int(trainer.global_rank), int(trainer.world_size)
+
+
+class _TrainBatches(IterableDataset):
+    """One epoch of bucketed training batches (obj, ends) per iteration, split between ranks."""
+
+    def __init__(self, dm: "ShardDataModule"):
+        self.dm = dm
+        self._epoch = 0
+
+    def _plan(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        dm = self.dm
+        trainer = dm.trainer
+        epoch = trainer.current_epoch if trainer is not None else self._epoch
+        self._epoch += 1
+        rng = np.random.default_rng([int(dm.cfg["seed"]), int(epoch), 1])
+        obj = rng.permutation(dm.ts.train_idx)
+        d = dm.ts.data
+        ends = augment.sample_ends(dm.t, d.offsets, d.first_det, obj, dm.augment_cfg, rng)
+        batches = bucket_batches(ends, int(dm.cfg["batch_size"]), int(dm.cfg["bucket_batches"]), rng)
+        rank, world = _rank_world(trainer)
+        n = len(batches) // world * world if world > 1 else len(batches)
+        return [(obj[b], ends[b]) for b in batches[rank:n:world]]
+
+    def __len__(self) -> int:
+        n = -(-len(self.dm.ts.train_idx) // int(self.dm.cfg["batch_size"]))
+        _, world = _rank_world(self.dm.trainer)
+        return max(1, n // world) if world > 1 else n
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for o, e in self._plan():
+            yield {"obj": torch.from_numpy(o), "ends": torch.from_numpy(e), "lengths_cpu": e, "t_max": int(e.max())}
+
+
+class _FixedBatches(IterableDataset):
+    """The validation windows: every validation object at each of ``val_days``, bucketed, fixed."""
+
+    def __init__(self, dm: "ShardDataModule"):
+        self.dm = dm
+        d = dm.ts.data
+        days = [float(v) for v in dm.cfg["val_days"]]
+        obj = np.tile(dm.ts.val_idx, len(days))
+        dd = np.repeat(np.asarray(days), len(dm.ts.val_idx))
+        ends = augment.days_ends(dm.t, d.offsets, d.first_det, obj, dd)
+        self.batches = [(obj[b], ends[b]) for b in bucket_batches(ends, int(dm.cfg["val_batch_size"]), 1 << 30, None)]
+
+    def __len__(self) -> int:
+        _, world = _rank_world(self.dm.trainer)
+        return -(-len(self.batches) // world)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        rank, world = _rank_world(self.dm.trainer)
+        for o, e in self.batches[rank::world]:
+            yield {"obj": torch.from_numpy(o), "ends": torch.from_numpy(e), "lengths_cpu": e, "t_max": int(e.max())}
+
+
+class ShardDataModule(L.LightningDataModule):
+    """Shards -> training and validation batches (see the module docstring).
+
+    ``cfg``: the data keys of the ``train`` config (:data:`DATA_DEFAULTS`); ``augment_cfg``: the
+    ``augment`` section. ``training_set`` may be given when already loaded.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str | Path],
+        taxonomy: Taxonomy,
+        cfg: Mapping[str, Any] | None = None,
+        augment_cfg: Mapping[str, Any] | None = None,
+        training_set: TrainingSet | None = None,
+    ):
+        super().__init__()
+        self.paths = [str(p) for p in paths]
+        self.taxonomy = taxonomy
+        self.cfg = {**DATA_DEFAULTS, **{k: v for k, v in (cfg or {}).items() if k in DATA_DEFAULTS}}
+        self.augment_cfg = augment.resolve_config(augment_cfg)
+        self.ts = training_set
+        self.device_data: DeviceData | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.ts is None:
+            self.ts = load_training_set(self.paths, self.taxonomy, self.cfg)
+        if self.device_data is None:
+            self.t = np.ascontiguousarray(self.ts.data.x[:, 0])
+            self.device_data = DeviceData(self.ts.data)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(_TrainBatches(self), batch_size=None, collate_fn=_identity, num_workers=0)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(_FixedBatches(self), batch_size=None, collate_fn=_identity, num_workers=0)
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Move the index arrays and gather the windows on ``device`` (the data live there)."""
+        obj = batch["obj"].to(device, non_blocking=True)
+        ends = batch["ends"].to(device, non_blocking=True)
+        out = collate(self.device_data.on(device), obj, ends, batch["t_max"])
+        out["lengths_cpu"] = torch.from_numpy(batch["lengths_cpu"])
+        return out
+
+
+# --- synthetic data (tests and benchmarks) ---------------------------------------------------
+def synthetic_shard(
+    n: int,
+    taxonomy: Taxonomy,
+    seed: int = 0,
+    median_length: float = 60.0,
+    max_length: int = 500,
+    fixed_length: int | None = None,
+    lengths: np.ndarray | None = None,
+    n_static: int = 5,
+    signal: float = 1.0,
+) -> Shard:
+    """A labelled shard with ELAsTiCC-like shapes and a class-dependent signal (for tests and
+    benchmarks; no physics). Lengths are log-normal (``median_length``, clipped to
+    [2, ``max_length``]), all ``fixed_length``, or the given ``lengths``; 10 features like the asinh encoding (t in days,
+    detection flag, asinh flux, asinh error, one-hot band); ``signal`` scales how much the
+    light-curve amplitude, width and host features depend on the leaf (0: none)."""
+    rng = np.random.default_rng(seed)
+    leaves = taxonomy.leaves
+    k = rng.integers(0, len(leaves), n)
+    leaf = leaves[k]
+    if lengths is not None:
+        lengths = np.asarray(lengths, np.int64)
+    elif fixed_length is not None:
+        lengths = np.full(n, int(fixed_length), np.int64)
+    else:
+        lengths = np.clip(np.round(median_length * np.exp(0.8 * rng.standard_normal(n))), 2, max_length).astype(np.int64)
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    n_obs = int(offsets[-1])
+    obj = np.repeat(np.arange(n), lengths)
+    gaps = rng.exponential(3.0, n_obs)
+    gaps[offsets[:-1]] = 0.0
+    t = np.cumsum(gaps)
+    t -= np.repeat(t[offsets[:-1]], lengths)
+    first_det = np.minimum((rng.random(n) * 0.2 * lengths).astype(np.int64), lengths - 1)
+    frac = (k + 0.5) / len(leaves)  # class code in (0, 1)
+    amp = 10 ** (1.5 + 1.5 * signal * frac)  # peak flux
+    width = 5 + 60 * signal * ((k * 7) % len(leaves)) / len(leaves)  # days
+    t_peak = t[offsets[:-1] + first_det] + 10
+    flux = np.repeat(amp, lengths) * np.exp(-0.5 * ((t - np.repeat(t_peak, lengths)) / np.repeat(width, lengths)) ** 2)
+    err = rng.uniform(5, 30, n_obs)
+    flux = flux + err * rng.standard_normal(n_obs)
+    band = rng.integers(0, 6, n_obs)
+    x = np.zeros((n_obs, 10), np.float32)
+    x[:, 0] = t
+    x[:, 1] = (np.arange(n_obs) - np.repeat(offsets[:-1], lengths)) >= np.repeat(first_det, lengths)
+    x[:, 2] = np.arcsinh(flux)
+    x[:, 3] = np.arcsinh(err)
+    x[np.arange(n_obs), 4 + band] = 1.0
+    static = (signal * frac[:, None] * np.arange(1, n_static + 1) + 0.3 * rng.standard_normal((n, n_static))).astype(np.float32)
+    static[rng.random((n, n_static)) < 0.1] = np.nan
+    split = rng.choice(np.array([0, 1, 2], np.int8), n, p=[0.7, 0.1, 0.2])
+    inv_models = {}
+    for m, lf in taxonomy.models.items():
+        inv_models.setdefault(lf, m)
+    model = np.array([inv_models.get(taxonomy.nodes[i], taxonomy.nodes[i]) for i in leaf], dtype=object)
+    return Shard(
+        snid=np.array([str(i + 1000 * seed) for i in range(n)], dtype=object),
+        model=model,
+        leaf=leaf.astype(np.int16),
+        split=split,
+        t0=60000 + rng.uniform(0, 1000, n),
+        first_det=first_det.astype(np.int32),
+        static=static,
+        x=x,
+        offsets=offsets,
+        meta={
+            "feature_names": ["t", "det", "asinh_flux", "asinh_err", "u", "g", "r", "i", "z", "Y"],
+            "static_names": [f"static{i}" for i in range(n_static)],
+            "taxonomy": taxonomy.to_dict(),
+            "preprocess": {"synthetic": True},
+        },
+    )
