@@ -257,22 +257,34 @@ def test_microlensing_is_achromatic_and_symmetric(stats_sample):
 
 
 def _features(head, lcs, horizon: float) -> np.ndarray:
-    """Simple features from observations up to ``horizon`` days after the first detection."""
+    """Per band g r i z, from observations up to ``horizon`` days after the first detection: days
+    from the first detection to the brightest point, absolute magnitude there (from REDSHIFT_HELIO),
+    log flux ratio 15-40 days later to the peak; plus the redshift. NaN where undefined."""
+    from elasticc_classification.mock.physics import distmod
+
     rows = []
     for h, lc in zip(head, lcs):
         t_first = lc["MJD"][np.argmax((lc["PHOTFLAG"] & 4096) > 0)]
         lc = lc[lc["MJD"] <= t_first + horizon]
-        det = (lc["PHOTFLAG"] & 4096) > 0
-        f = lc["FLUXCAL"]
-        peak = np.argmax(np.where(det, f, -np.inf))
-        g = f[lc["BAND"] == b"g "].max(initial=1.0)
-        r = f[lc["BAND"] == b"r "].max(initial=1.0)
-        rows.append([det.sum(), lc["MJD"][peak] - t_first, f[det][-1] / f[peak], np.log(max(g, 1) / max(r, 1)),
-                     h["REDSHIFT_HELIO"], np.log(max(f[peak], 1.0))])
+        z = h["REDSHIFT_HELIO"]
+        row = []
+        for band in (b"g ", b"r ", b"i ", b"z "):
+            s = lc["BAND"] == band
+            if s.sum() < 2:
+                row += [np.nan] * 3
+                continue
+            f, t = lc["FLUXCAL"][s], lc["MJD"][s]
+            k = np.argmax(f)
+            late = f[(t > t[k] + 15) & (t < t[k] + 40)]
+            absmag = 27.5 - 2.5 * np.log10(max(f[k], 1.0)) - (distmod(z) if z > 0 else np.nan)
+            row += [t[k] - t_first, absmag, np.log10(max(late.mean(), 1.0) / max(f[k], 1.0)) if len(late) else np.nan]
+        rows.append(row + [z])
     return np.asarray(rows, dtype=float)
 
 
-def _knn_accuracy(x: np.ndarray, y: np.ndarray, k: int = 9) -> float:
+def _knn_accuracy(x: np.ndarray, y: np.ndarray, k: int = 15) -> float:
+    fill = np.array([np.median(c[np.isfinite(c)]) if np.isfinite(c).any() else 0.0 for c in x.T])
+    x = np.where(np.isfinite(x), x, fill)  # missing features -> column median
     x = (x - x.mean(0)) / (x.std(0) + 1e-9)
     test = np.arange(len(y)) % 2 == 1
     d = ((x[test][:, None, :] - x[~test][None, :, :]) ** 2).sum(-1)
@@ -299,7 +311,7 @@ def test_sn_types_confusable_early_separable_later(stats_sample):
         order = np.random.default_rng(0).permutation(len(y))
         acc[horizon] = _knn_accuracy(x[order], y[order])
     print("k-NN accuracy by days since first detection:", acc)
-    assert acc[3.0] < 0.8 and acc[60.0] > acc[3.0] + 0.08, acc
+    assert acc[3.0] < 0.6 and acc[60.0] > acc[3.0] + 0.1, acc
 
 
 # --- CLI and bad input -------------------------------------------------------------------------------
