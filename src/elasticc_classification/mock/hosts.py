@@ -51,7 +51,7 @@ def host_columns(rng: np.random.Generator, z: np.ndarray, ra: np.ndarray, dec: n
     else:
         sep = r_e * np.sqrt(-2.0 * np.log(1.0 - rng.random(n))) * 0.7
     ang = rng.uniform(0.0, 2.0 * np.pi, n)
-    c["HOSTGAL_NMATCH"] = np.where(h, 1 + (rng.random(n) < 0.2), 0)
+    c["HOSTGAL_NMATCH"] = np.where(h, 1, 0)  # one candidate host: the HOSTGAL2_* block stays at its sentinels
     c["HOSTGAL_NMATCH2"] = c["HOSTGAL_NMATCH"]
     c["HOSTGAL_OBJID"] = np.where(h, rng.integers(1_000_000_000, 12_000_000_000, n), 0)
     c["HOSTGAL_PHOTOZ"] = np.where(h, zp, -9.0)
