@@ -17,6 +17,7 @@ include: "rules/tensorize.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/predict.smk"
+include: "rules/download.smk"
 
 
 rule all:

@@ -75,6 +75,13 @@ def _cmd_export(args: argparse.Namespace) -> None:
     export(args.model, args.out, args.format)
 
 
+def _cmd_download(args: argparse.Namespace) -> None:
+    from .download import URL, download
+
+    marker = download(args.dest, url=args.url or URL, size_bytes=args.size_bytes, sha256=args.sha256, keep_tarball=args.keep_tarball)
+    print(marker)
+
+
 # --- parser --------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -147,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("out", type=Path, help="output file (.pt for torchscript, .onnx)")
     ex.add_argument("--format", choices=["torchscript", "onnx"], default="onnx")
     ex.set_defaults(func=_cmd_export)
+
+    dl = sub.add_parser("download", help="fetch, verify and unpack the official ELAsTiCC2 training tarball (7.9 GB) into DEST")
+    dl.add_argument("dest", type=Path, help="directory to unpack into (then use it as raw_dir); the tarball goes to DEST.tar.bz2")
+    dl.add_argument("--url", default=None, help="tarball URL (default: the official NERSC one)")
+    dl.add_argument("--size-bytes", type=int, default=None, help="expected tarball size in bytes")
+    dl.add_argument("--sha256", default=None, help="expected SHA-256 (default: computed and recorded)")
+    dl.add_argument("--keep-tarball", action="store_true", help="keep DEST.tar.bz2 after unpacking")
+    dl.set_defaults(func=_cmd_download)
 
     return p
 
