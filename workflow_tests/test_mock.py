@@ -328,3 +328,54 @@ def test_cli_writes_and_rejects_bad_input(tmp_path):
         with pytest.raises(InputError):
             generate(tmp_path / "bad2", models=["RRL"], **kwargs)
     assert not (tmp_path / "bad2").exists()
+
+
+# --- the Snakemake rule --------------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _stage_snakefile(tmp_path: Path) -> Path:
+    """A Snakefile of the mock and convert stages alone (stages still being written cannot break it)."""
+    snakefile = tmp_path / "Snakefile"
+    snakefile.write_text(
+        f'configfile: "{ROOT}/config/config.yaml"\n'
+        f'include: "{ROOT}/rules/common.smk"\n'
+        f'include: "{ROOT}/rules/mock.smk"\n'
+        f'include: "{ROOT}/rules/convert.smk"\n'
+        "rule all:\n    input: ALL_TARGETS\n    default_target: True\n"
+    )
+    return snakefile
+
+
+def _snakemake(snakefile: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [str(Path(sys.executable).with_name("snakemake")), "--snakefile", str(snakefile), "--cores", "2",
+           "--configfile", str(ROOT / "workflow_tests/tiny_config.yaml"), *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_rule_mock_feeds_convert_and_matches_the_library(tmp_path):
+    results = tmp_path / "results"
+    snakefile = _stage_snakefile(tmp_path)
+    r = _snakemake(snakefile, "--config", f"results_dir={results}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    import yaml
+
+    tiny = yaml.safe_load((ROOT / "workflow_tests/tiny_config.yaml").read_text())["mock"]
+    ref = generate(tmp_path / "ref", models=tiny["models"], n_chunks=tiny["chunks"],
+                   objects_per_chunk=tiny["objects_per_chunk"], seed=tiny["seed"], prefix=tiny["prefix"])
+    for head, phot in ref:
+        for f in (head, phot):
+            assert (results / "mock_raw" / f.relative_to(tmp_path / "ref")).read_bytes() == f.read_bytes()
+    assert len(list(results.glob("parquet/*/*.parquet"))) == len(ref) == len(tiny["models"]) * tiny["chunks"]
+    model = tiny["models"][-1]
+    assert f"mock {model} chunk {tiny['chunks']:04d}" in (results / f"logs/mock/{model}.log").read_text()
+    again = _snakemake(snakefile, "-n", "--config", f"results_dir={results}")
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_no_mock_jobs_with_a_real_raw_dir(realdata, tmp_path):
+    r = _snakemake(_stage_snakefile(tmp_path), "-n", "--config", f"results_dir={tmp_path / 'results'}",
+                   f"raw_dir={realdata / 'elasticc2_train_1percent'}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = r.stdout + r.stderr
+    assert "rule mock" not in out and "convert" in out
