@@ -240,6 +240,14 @@ def test_redshifts_overlap_and_tdes_are_nuclear(stats_sample):
         for b in ("SNIa-SALT3", "SNIb-Templates", "SNII-Templates"):
             assert q[a][0] < q[b][1]
     assert np.median(z["KN_K17"][z["KN_K17"] > 0]) < np.median(z["SNIa-SALT3"][z["SNIa-SALT3"] > 0])
+    ia = _lightcurves(stats_sample, "SNIa-SALT3")[0]
+    zt, mag = ia["SIM_REDSHIFT_HELIO"], ia["HOSTGAL_MAG_r"]
+    host = mag < 900
+    assert np.median(mag[host & (zt < 0.3)]) + 1.5 < np.median(mag[host & (zt > 0.6)])  # fainter further away
+    spec = ia["HOSTGAL_SPECZ"] > 0
+    assert 0.05 < spec.mean() < 0.6 and np.allclose(ia["HOSTGAL_SPECZ"][spec], zt[spec], atol=0.01)
+    photo = host & ~spec
+    assert 0.02 < np.median(np.abs(ia["HOSTGAL_PHOTOZ"][photo] - zt[photo])) < 0.3  # photo-z errors
     tde = _lightcurves(stats_sample, "TDE")[0]["HOSTGAL_SNSEP"]
     sn = _lightcurves(stats_sample, "SNIa-SALT3")[0]["HOSTGAL_SNSEP"]
     assert np.median(tde[tde >= 0]) < 0.2 < np.median(sn[sn >= 0])
