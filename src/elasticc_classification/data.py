@@ -256,15 +256,27 @@ class _FixedBatches(IterableDataset):
         obj = np.tile(dm.ts.val_idx, len(days))
         dd = np.repeat(np.asarray(days), len(dm.ts.val_idx))
         ends = augment.days_ends(dm.t, d.offsets, d.first_det, obj, dd)
-        self.batches = [(obj[b], ends[b]) for b in bucket_batches(ends, int(dm.cfg["val_batch_size"]), 1 << 30, None)]
+        order = np.argsort(ends, kind="stable")
+        self.obj, self.ends = obj[order], ends[order]
+
+    def _batches(self) -> list[np.ndarray]:
+        """Length-sorted batches; their number a multiple of the ranks (DDP steps in lockstep)."""
+        _, world = _rank_world(self.dm.trainer)
+        n = len(self.ends)
+        if n < world:
+            raise InputError(f"{n} validation windows cannot be shared by {world} processes: add validation objects")
+        nb = -(-n // int(self.dm.cfg["val_batch_size"]))
+        nb = max(world, -(-nb // world) * world)
+        return list(np.array_split(np.arange(n), nb))
 
     def __len__(self) -> int:
         _, world = _rank_world(self.dm.trainer)
-        return -(-len(self.batches) // world)
+        return len(self._batches()) // world
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         rank, world = _rank_world(self.dm.trainer)
-        for o, e in self.batches[rank::world]:
+        for b in self._batches()[rank::world]:
+            o, e = self.obj[b], self.ends[b]
             yield {"obj": torch.from_numpy(o), "ends": torch.from_numpy(e), "lengths_cpu": e, "t_max": int(e.max())}
 
 

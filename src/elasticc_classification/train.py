@@ -101,6 +101,7 @@ def _is_rank_zero() -> bool:
 def _fingerprint(paths: Sequence[str | Path], cfg: Mapping[str, Any], augment_cfg: Mapping[str, Any], taxonomy: Taxonomy) -> str:
     """Hash of what a resumed run must share with the killed one (inputs and settings)."""
     keep = {k: v for k, v in cfg.items() if k not in ("progress_bar", "threads", "mem_mb", "runtime", "gpus", "max_epochs", "patience")}
+    keep["optim"] = {k: v for k, v in cfg["optim"].items() if k != "max_epochs"}  # more epochs may resume
     files = [(str(Path(p).resolve()), Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in paths]
     blob = json.dumps([files, keep, dict(augment_cfg), taxonomy.to_dict()], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()

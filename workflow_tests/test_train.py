@@ -1,0 +1,228 @@
+"""Training: batches, a short fit that learns, the artifact, resume, DDP on CPU, bad input.
+
+Kept small (a few hundred synthetic objects, a narrow model, one torch thread) for a shared
+2-core machine.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from elasticc_classification import augment, train
+from elasticc_classification.cli import main as cli_main
+from elasticc_classification.data import (
+    DeviceData,
+    bucket_batches,
+    cap_per_leaf,
+    collate,
+    load_training_set,
+    synthetic_shard,
+)
+from elasticc_classification.errors import InputError
+from elasticc_classification.model import load_model
+from elasticc_classification.shards import write_shard
+from elasticc_classification.taxonomy import Taxonomy
+
+ROOT = Path(__file__).resolve().parents[1]
+TAX = Taxonomy.load(ROOT / "config" / "taxonomy.yaml")
+SMALL = {
+    "batch_size": 64,
+    "val_batch_size": 512,
+    "progress_bar": False,
+    "threads": 1,
+    "val_days": [8, 2048],
+    "model": {"hidden": 32, "layers": 1, "static_hidden": 16, "head_hidden": 32, "dropout": 0.0},
+    "optim": {"lr": 0.005},
+}
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> list[Path]:
+    d = tmp_path_factory.mktemp("shards")
+    paths = []
+    for i in range(2):
+        sh = synthetic_shard(700, TAX, seed=i, median_length=30, max_length=150, signal=1.0)
+        paths.append(d / f"chunk{i}.arrow")
+        write_shard(sh, paths[-1])
+    return paths
+
+
+@pytest.fixture(scope="module")
+def trained(shards, tmp_path_factory):
+    """A short fit (shared by the tests below): 4 epochs, then resumed to 5."""
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("model") / "model.ckpt"
+    model = train.fit(shards, out, cfg={**SMALL, "max_epochs": 4}, augment_cfg={"mode": "days"}, taxonomy=TAX, metrics_out=out.parent / "metrics.csv")
+    return out, model
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# --- batches -----------------------------------------------------------------------------
+def test_collate_gathers_exact_prefixes():
+    sh = synthetic_shard(30, TAX, seed=3)
+    t = DeviceData(sh).on("cpu")
+    obj = torch.tensor([4, 0, 17])
+    ends = torch.tensor([3, 1, 7])
+    b = collate(t, obj, ends, 7)
+    assert b["x"].shape == (3, 7, 10)
+    for k, (o, e) in enumerate(zip(obj.tolist(), ends.tolist())):
+        assert np.array_equal(b["x"][k, :e].numpy(), sh.light_curve(o)[:e])
+        assert not b["x"][k, e:].any()
+    ref, _ = augment.pad_windows(sh.x, sh.offsets, obj.numpy(), ends.numpy())
+    assert np.array_equal(b["x"].numpy(), ref)
+    assert b["leaf"].tolist() == sh.leaf[[4, 0, 17]].tolist()
+
+
+def test_bucketed_batches_cover_everything_once_with_little_padding():
+    rng = np.random.default_rng(0)
+    ends = rng.integers(1, 500, 5000)
+    batches = bucket_batches(ends, 100, 10, rng)
+    allpos = np.concatenate(batches)
+    assert np.array_equal(np.sort(allpos), np.arange(5000))
+    padded = sum(len(b) * ends[b].max() for b in batches)
+    unbucketed = sum(len(b) * ends[b].max() for b in np.array_split(np.arange(5000), 50))
+    assert padded < 0.6 * unbucketed  # sorted buckets pad far less than random batches
+    assert padded < 1.1 * ends.sum()
+
+
+def test_cap_per_leaf_is_seeded_and_caps():
+    leaf = np.repeat([1, 3, 4], [50, 5, 20])
+    idx = np.arange(75)
+    a = cap_per_leaf(idx, leaf, 10, np.random.default_rng(1))
+    b = cap_per_leaf(idx, leaf, 10, np.random.default_rng(1))
+    assert np.array_equal(a, b)
+    assert np.bincount(leaf[a], minlength=5).tolist() == [0, 10, 0, 5, 10]
+
+
+def test_training_set_weights_and_normalisation(shards):
+    ts = load_training_set(shards, TAX, {"max_per_leaf": 20})
+    counts = ts.leaf_counts[TAX.leaves]
+    assert counts.max() == 20 and counts.sum() == len(ts.train_idx)
+    # W_c = N_all / (N_nodes N_c): the root's weight is 1 / N_nodes
+    assert ts.node_weight[0] == pytest.approx(1 / TAX.n_nodes)
+    assert ts.x_std[0] > 0 and np.isfinite(ts.static_mean).all()
+    assert set(ts.data.split[ts.val_idx]) == {1}
+
+
+# --- a short training run ------------------------------------------------------------------
+def test_training_lowers_loss_and_beats_chance(trained, shards):
+    out, model = trained
+    rows = _rows(out.parent / "metrics.csv")
+    val = [float(r["val_loss"]) for r in rows if r.get("val_loss")]
+    assert len(val) == 4
+    assert min(val[1:]) < val[0]
+    tr = [float(r["train_loss_epoch"]) for r in rows if r.get("train_loss_epoch")]
+    assert tr[-1] < tr[0]
+    # held-out test split, full light curves, through the reloaded artifact
+    m = load_model(out)
+    from elasticc_classification.shards import concat_shards, read_shard
+
+    d = concat_shards([read_shard(p) for p in shards])
+    test = np.flatnonzero(d.split == 2)
+    x, lengths = augment.pad_windows(d.x, d.offsets, test, d.lengths[test])
+    with torch.no_grad():
+        logm = m.predict_log_marginals(torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(d.static[test]))
+    pred = TAX.leaves[logm[:, TAX.leaves].argmax(1).numpy()]
+    acc = (pred == d.leaf[test]).mean()
+    assert acc > 2.0 / len(TAX.leaves), f"leaf accuracy {acc:.3f} is not above chance"
+    # the top level (Transient / Variable) is learnt well beyond chance 0.5
+    top = TAX.ancestor_at(1)
+    assert (top[TAX.level_nodes(1)[logm[:, TAX.level_nodes(1)].argmax(1).numpy()]] == top[d.leaf[test]]).mean() > 0.6
+
+
+def test_artifact_reload_gives_identical_predictions(trained):
+    out, model = trained
+    m = load_model(out)
+    sh = synthetic_shard(40, TAX, seed=9, median_length=30, max_length=150)
+    x, lengths = augment.pad_windows(sh.x, sh.offsets, np.arange(40), sh.lengths)
+    args = (torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(sh.static))
+    with torch.no_grad():
+        assert torch.equal(m(*args), model(*args))
+    hp = m.hparams
+    assert hp["taxonomy"] == TAX.to_dict()
+    assert hp["feature_names"][0] == "t" and len(hp["static_names"]) == 5
+    assert hp["provenance"]["objects_train_used"] > 0 and len(hp["provenance"]["shards"]) == 2
+    assert hp["provenance"]["train_config"]["batch_size"] == 64
+    assert float(m.static_std[0]) != 1.0  # normalisation from the training split is in the artifact
+    assert m.artifact_meta["best_val_loss"] is not None
+
+
+def test_restart_resumes_from_last_checkpoint(trained, shards, caplog):
+    out, _ = trained
+    caplog.set_level("INFO")
+    train.fit(shards, out, cfg={**SMALL, "max_epochs": 5}, augment_cfg={"mode": "days"}, taxonomy=TAX, metrics_out=out.parent / "metrics.csv")
+    assert "resuming from" in caplog.text
+    epochs = [int(r["epoch"]) for r in _rows(out.parent / "metrics.csv") if r.get("val_loss")]
+    assert epochs == [0, 1, 2, 3, 4]  # one more epoch, the first four not repeated
+    assert load_model(out).artifact_meta["epochs_run"] == 5
+
+
+def test_changed_inputs_start_afresh(tmp_path):
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    (ck / "fingerprint.txt").write_text("old\n")
+    (ck / "last.ckpt").write_bytes(b"x")
+    assert train._prepare_ckpt_dir(ck, "new") is None
+    assert not (ck / "last.ckpt").exists() and (ck / "fingerprint.txt").read_text().strip() == "new"
+    (ck / "last.ckpt").write_bytes(b"x")
+    assert train._prepare_ckpt_dir(ck, "new") == ck / "last.ckpt"
+
+
+# --- bad input ------------------------------------------------------------------------------
+def test_bad_config_and_data(shards, tmp_path):
+    with pytest.raises(InputError, match="unknown keys"):
+        train.resolve_config({"batchsize": 3})
+    with pytest.raises(InputError, match="cell"):
+        train.resolve_config({"model": {"cell": "rnn"}})
+    sh = synthetic_shard(50, TAX, seed=5)
+    sh.split[:] = 0
+    write_shard(sh, tmp_path / "noval.arrow")
+    with pytest.raises(InputError, match="no labelled validation objects"):
+        load_training_set([tmp_path / "noval.arrow"], TAX)
+    other = Taxonomy.from_dict({"tree": {"R": ["A", "B"]}})
+    with pytest.raises(InputError, match="another taxonomy"):
+        load_training_set(shards, other)
+
+
+def test_cli_reports_bad_input(tmp_path, capsys):
+    (tmp_path / "bad.arrow").write_bytes(b"not arrow")
+    rc = cli_main(["train", str(tmp_path / "bad.arrow"), "--out", str(tmp_path / "m.ckpt"), "--taxonomy", str(ROOT / "config/taxonomy.yaml")])
+    assert rc == 2
+    assert "not a readable shard" in capsys.readouterr().err
+    assert not (tmp_path / "m.ckpt").exists()
+
+
+# --- DDP ----------------------------------------------------------------------------------
+def test_two_process_ddp_on_cpu_completes_an_epoch(shards, tmp_path):
+    """Two processes (gloo) through the CLI, as the train rule would run them."""
+    cfg = {
+        "taxonomy": str(ROOT / "config/taxonomy.yaml"),
+        "train": {**SMALL, "max_epochs": 1, "accelerator": "cpu", "devices": 2, "strategy": "ddp"},
+        "augment": {"mode": "days"},
+    }
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "ddp" / "model.ckpt"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    r = subprocess.run(
+        [sys.executable, "-m", "elasticc_classification.cli", "train", *map(str, shards), "--out", str(out), "--config", str(tmp_path / "cfg.yaml")],
+        capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "2 process(es)" in r.stderr
+    m = load_model(out)
+    assert m.artifact_meta["epochs_run"] == 1
+    rows = _rows(out.parent / "metrics.csv")
+    assert any(r.get("val_loss") for r in rows)
