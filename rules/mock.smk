@@ -2,6 +2,11 @@
 # SNANA chunk pairs (the real layout) under MOCK_DIR; rules/common.smk:PAIRS points convert at them.
 
 if not config.get("raw_dir"):
+    _unknown_mock = [m for m in _mock_models() if m not in MOCK_MODELS]
+    if _unknown_mock:
+        raise WorkflowError(
+            f"config mock.models: unknown model(s) {_unknown_mock}; use 'all' or names from: {', '.join(MOCK_MODELS)}"
+        )
 
     def _mock_outputs(model_pattern):
         mc = config["mock"]

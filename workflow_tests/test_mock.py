@@ -387,3 +387,12 @@ def test_no_mock_jobs_with_a_real_raw_dir(realdata, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout + r.stderr
     assert "rule mock" not in out and "convert" in out
+
+
+def test_unknown_mock_model_in_config_stops_the_workflow(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mock: {models: [SNIa], chunks: 1, objects_per_chunk: 2, seed: 1, prefix: P}\n")
+    r = _snakemake(_stage_snakefile(tmp_path), "-n", "--configfile", str(ROOT / "workflow_tests/tiny_config.yaml"),
+                   str(bad), "--config", f"results_dir={tmp_path / 'results'}")
+    assert r.returncode != 0
+    assert "unknown model(s) ['SNIa']" in r.stdout + r.stderr
