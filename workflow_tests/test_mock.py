@@ -396,3 +396,12 @@ def test_unknown_mock_model_in_config_stops_the_workflow(tmp_path):
                    str(bad), "--config", f"results_dir={tmp_path / 'results'}")
     assert r.returncode != 0
     assert "unknown model(s) ['SNIa']" in r.stdout + r.stderr
+
+
+def test_generator_imports_no_heavy_modules(tmp_path):
+    """2,560-job workflows pay start-up per job: the mock path never imports torch (nor astropy)."""
+    code = ("import sys; from elasticc_classification.mock import generate; "
+            f"generate({str(tmp_path)!r}, models=['RRL'], n_chunks=1, objects_per_chunk=2); "
+            "print(sorted(m for m in ('torch', 'lightning', 'astropy', 'pandas') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr

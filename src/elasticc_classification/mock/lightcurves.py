@@ -19,11 +19,11 @@ from .physics import LAMBDA_EFF, R_BAND, bb_colour, distmod, flux_to_mag, mag_to
 LN10_25 = np.log(10) / 2.5
 
 
-def _u(rng: np.random.Generator, lohi: tuple[float, float], n: int) -> np.ndarray:
+def _u(rng: np.random.Generator, lohi: tuple[float, float], n: int | tuple[int, ...]) -> np.ndarray:
     return rng.uniform(lohi[0], lohi[1], n)
 
 
-def _logu(rng: np.random.Generator, lohi: tuple[float, float], n: int) -> np.ndarray:
+def _logu(rng: np.random.Generator, lohi: tuple[float, float], n: int | tuple[int, ...]) -> np.ndarray:
     return np.exp(rng.uniform(np.log(lohi[0]), np.log(lohi[1]), n))
 
 
