@@ -190,7 +190,7 @@ def lightcurve_gallery(parquets: Sequence[str | Path], path: str | Path, cfg: Ma
     cols = ["SNID", "MODEL", *PHOT_REQUIRED]
     tables, found = [], 0
     for p in parquets:
-        t = read_parquet(p)
+        t = read_parquet(p, cols)
         missing = [c for c in cols if c not in t.column_names]
         if missing:
             raise InputError(f"{p}: missing column(s) {missing} for the light-curve gallery; rerun convert")
