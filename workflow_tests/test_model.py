@@ -105,3 +105,24 @@ def test_corrupt_or_incompatible_artifact(tmp_path):
     torch.save(ck, tmp_path / "other.ckpt")
     with pytest.raises(InputError, match="do not fit"):
         load_model(tmp_path / "other.ckpt")
+
+
+def test_packed_and_padded_paths_agree():
+    m = _model()
+    x, lengths, static = _batch()
+    m.hparams["model"]["pack"] = True
+    packed = m(x, lengths, static)
+    m.hparams["model"]["pack"] = False
+    assert torch.allclose(m(x, lengths, static), packed, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_forward_matches_cpu():
+    m = _model()
+    x, lengths, static = _batch(b=64, t=50)
+    ref = m(x, lengths, static)
+    mc = m.to("cuda")
+    for pack in (True, False):
+        mc.hparams["model"]["pack"] = pack
+        out = mc(x.cuda(), lengths, static.cuda()).cpu()
+        assert torch.allclose(out, ref, atol=1e-3), (pack, (out - ref).abs().max())

@@ -226,3 +226,19 @@ def test_two_process_ddp_on_cpu_completes_an_epoch(shards, tmp_path):
     assert m.artifact_meta["epochs_run"] == 1
     rows = _rows(out.parent / "metrics.csv")
     assert any(r.get("val_loss") for r in rows)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_gpu_fit_one_epoch(shards, tmp_path, precision):
+    out = tmp_path / "model.ckpt"
+    cfg = {**SMALL, "max_epochs": 2, "accelerator": "gpu", "devices": 1, "precision": precision}
+    train.fit(shards, out, cfg=cfg, augment_cfg={"mode": "days"}, taxonomy=TAX)
+    m = load_model(out)  # CPU
+    sh = synthetic_shard(20, TAX, seed=11, median_length=30, max_length=150)
+    x, lengths = augment.pad_windows(sh.x, sh.offsets, np.arange(20), sh.lengths)
+    with torch.no_grad():
+        lp = m.predict_log_marginals(torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(sh.static))
+    assert torch.isfinite(lp).all()
+    val = [float(r["val_loss"]) for r in _rows(out.parent / "metrics.csv") if r.get("val_loss")]
+    assert len(val) == 2 and all(np.isfinite(val))
