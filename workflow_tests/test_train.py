@@ -98,6 +98,25 @@ def test_bucketed_batches_cover_everything_once_with_little_padding():
     assert padded < 1.1 * ends.sum()
 
 
+def test_epoch_plan_covers_training_set_once_in_descending_batches(shards):
+    from elasticc_classification.data import ShardDataModule
+
+    dm = ShardDataModule(shards, TAX, {"batch_size": 50, "max_per_leaf": None}, {"mode": "days"})
+    dm.setup("fit")
+    seen = []
+    for batch in dm.train_dataloader():
+        e = batch["lengths_cpu"]
+        assert (np.diff(e) <= 0).all() and batch["t_max"] == e[0]
+        b = dm.transfer_batch_to_device(batch, torch.device("cpu"), 0)
+        assert b["x"].shape == (len(e), e[0], 10) and b["lengths"].tolist() == e.tolist()
+        a, z = batch["slice"]
+        seen.append(batch["plan"].obj[a:z])
+    seen = np.concatenate(seen)
+    assert np.array_equal(np.sort(seen), dm.ts.train_idx)
+    val = np.concatenate([v["plan"].obj[v["slice"][0] : v["slice"][1]] for v in dm.val_dataloader()])
+    assert np.array_equal(np.sort(val), np.sort(np.tile(dm.ts.val_idx, len(dm.cfg["val_days"]))))
+
+
 def test_cap_per_leaf_is_seeded_and_caps():
     leaf = np.repeat([1, 3, 4], [50, 5, 20])
     idx = np.arange(75)

@@ -209,6 +209,34 @@ def _identity(batch: Any) -> Any:
     return batch
 
 
+class _Plan:
+    """One epoch's (or the validation's) windows in batch order: ``obj`` and ``ends`` (numpy),
+    batch ``bounds``; uploaded to the device once, a batch is then a slice (no per-batch copy)."""
+
+    def __init__(self, batches: Sequence[tuple[np.ndarray, np.ndarray]]):
+        self.obj = np.concatenate([o for o, _ in batches]) if batches else np.zeros(0, np.int64)
+        self.ends = np.concatenate([e for _, e in batches]) if batches else np.zeros(0, np.int64)
+        self.bounds = np.cumsum([0] + [len(o) for o, _ in batches])
+        self._on: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def on(self, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+        key = str(device)
+        if key not in self._on:
+            self._on = {key: (torch.from_numpy(self.obj).to(device), torch.from_numpy(self.ends).to(device))}
+        return self._on[key]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for a, b in zip(self.bounds[:-1], self.bounds[1:]):
+            e = self.ends[a:b]
+            yield {"plan": self, "slice": (int(a), int(b)), "lengths_cpu": e, "t_max": int(e[0]) if len(e) else 0}
+
+
+def _descending(o: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A batch ordered by decreasing window length (packing then needs no reordering on the device)."""
+    k = np.argsort(-e, kind="stable")
+    return o[k], e[k]
+
+
 def _rank_world(trainer: Any) -> tuple[int, int]:
     if trainer is None:
         return 0, 1
@@ -234,7 +262,7 @@ class _TrainBatches(IterableDataset):
         batches = bucket_batches(ends, int(dm.cfg["batch_size"]), int(dm.cfg["bucket_batches"]), rng)
         rank, world = _rank_world(trainer)
         n = len(batches) // world * world if world > 1 else len(batches)
-        return [(obj[b], ends[b]) for b in batches[rank:n:world]]
+        return [_descending(obj[b], ends[b]) for b in batches[rank:n:world]]
 
     def __len__(self) -> int:
         n = -(-len(self.dm.ts.train_idx) // int(self.dm.cfg["batch_size"]))
@@ -242,8 +270,7 @@ class _TrainBatches(IterableDataset):
         return max(1, n // world) if world > 1 else n
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        for o, e in self._plan():
-            yield {"obj": torch.from_numpy(o), "ends": torch.from_numpy(e), "lengths_cpu": e, "t_max": int(e.max())}
+        return iter(_Plan(self._plan()))
 
 
 class _FixedBatches(IterableDataset):
@@ -275,9 +302,11 @@ class _FixedBatches(IterableDataset):
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         rank, world = _rank_world(self.dm.trainer)
-        for b in self._batches()[rank::world]:
-            o, e = self.obj[b], self.ends[b]
-            yield {"obj": torch.from_numpy(o), "ends": torch.from_numpy(e), "lengths_cpu": e, "t_max": int(e.max())}
+        key = (rank, world)
+        if getattr(self, "_plan_key", None) != key:  # fixed: built (and uploaded) once
+            self._plan_key = key
+            self._plan = _Plan([_descending(self.obj[b], self.ends[b]) for b in self._batches()[rank::world]])
+        return iter(self._plan)
 
 
 class ShardDataModule(L.LightningDataModule):
@@ -302,6 +331,7 @@ class ShardDataModule(L.LightningDataModule):
         self.augment_cfg = augment.resolve_config(augment_cfg)
         self.ts = training_set
         self.device_data: DeviceData | None = None
+        self._val: _FixedBatches | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.ts is None:
@@ -314,13 +344,17 @@ class ShardDataModule(L.LightningDataModule):
         return DataLoader(_TrainBatches(self), batch_size=None, collate_fn=_identity, num_workers=0)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(_FixedBatches(self), batch_size=None, collate_fn=_identity, num_workers=0)
+        if self._val is None:
+            self._val = _FixedBatches(self)
+        return DataLoader(self._val, batch_size=None, collate_fn=_identity, num_workers=0)
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        """Move the index arrays and gather the windows on ``device`` (the data live there)."""
-        obj = batch["obj"].to(device, non_blocking=True)
-        ends = batch["ends"].to(device, non_blocking=True)
-        out = collate(self.device_data.on(device), obj, ends, batch["t_max"])
+        """Gather the batch's windows on ``device`` from the data and the epoch plan resident
+        there: a slice of the plan, no host-device copy and no synchronisation per batch."""
+        obj, ends = batch["plan"].on(device)
+        a, b = batch["slice"]
+        out = collate(self.device_data.on(device), obj[a:b], ends[a:b], batch["t_max"])
+        out["lengths"] = ends[a:b]
         out["lengths_cpu"] = torch.from_numpy(batch["lengths_cpu"])
         return out
 

@@ -148,21 +148,24 @@ class HierarchicalClassifier(L.LightningModule):
     def static_names(self) -> list[str]:
         return list(self.hparams["static_names"])
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, lengths: torch.Tensor, static: torch.Tensor, lengths_cpu: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Logits (B, n_nodes) from padded ``x`` (B, T, F), ``lengths`` (B,) and raw ``static`` (B, S).
 
         Observations past ``lengths`` never influence the result: the sequence is packed, or run
         padded (the training batches are length-bucketed, so padding is short) and the top layer's
-        output read at each sequence's last step. Lengths on the CPU avoid a device
-        synchronisation. Static NaN = missing.
+        output read at each sequence's last step. ``lengths_cpu`` (the same lengths on the CPU)
+        and batches in decreasing length avoid device synchronisations. Static NaN = missing.
         """
         x = (x - self.x_mean) / self.x_std
         pack = self.hparams["model"].get("pack", "auto")
         if pack == "auto":
             pack = x.is_cuda
         if pack:
-            lengths = lengths.detach().to("cpu", torch.int64).clamp_(min=1)
-            _, h = self.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+            lc = (lengths_cpu if lengths_cpu is not None else lengths.detach().cpu()).to(torch.int64).clamp(min=1)
+            ordered = bool((lc[:-1] >= lc[1:]).all())
+            _, h = self.rnn(pack_padded_sequence(x, lc, batch_first=True, enforce_sorted=ordered))
             if isinstance(h, tuple):  # LSTM: (h_n, c_n)
                 h = h[0]
             last = h[-1]
@@ -191,13 +194,13 @@ class HierarchicalClassifier(L.LightningModule):
         return L_.whce_loss(logits, leaf, self.tree, self.node_weight, alpha=cfg["alpha"])
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
-        logits = self(batch["x"], batch["lengths_cpu"], batch["static"])
+        logits = self(batch["x"], batch["lengths"], batch["static"], batch["lengths_cpu"])
         loss = self._loss(logits, batch["leaf"])
         self.log("train_loss", loss, on_step=True, on_epoch=True, batch_size=len(batch["leaf"]), prog_bar=True)
         return loss
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
-        logits = self(batch["x"], batch["lengths_cpu"], batch["static"])
+        logits = self(batch["x"], batch["lengths"], batch["static"], batch["lengths_cpu"])
         n = len(batch["leaf"])
         loss = self._loss(logits, batch["leaf"])
         logm = L_.log_marginals(logits, self.tree)
