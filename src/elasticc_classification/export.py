@@ -66,14 +66,18 @@ def exportable(model: Any) -> "Any":
             self.register_buffer("group_mask", torch.from_numpy((1.0 - g) * -1e30))
             self.register_buffer("path_t", torch.from_numpy(np.ascontiguousarray(tax.path_matrix.T)))
 
+        def static_features(self, static: torch.Tensor) -> torch.Tensor:
+            """Output of the static branch (B, static_hidden)."""
+            s = (static - self.static_mean) / self.static_std
+            miss = torch.isnan(s)
+            s = torch.where(miss, torch.zeros_like(s), s)
+            return self.static_net(torch.cat([s, miss.to(s.dtype)], 1))
+
         def step_logits(self, x: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
             """Logits after every observation: (B, T, n_nodes)."""
             out, _ = self.rnn((x - self.x_mean) / self.x_std)
             if self.has_static:
-                s = (static - self.static_mean) / self.static_std
-                miss = torch.isnan(s)
-                s = torch.where(miss, torch.zeros_like(s), s)
-                st = self.static_net(torch.cat([s, miss.to(s.dtype)], 1))
+                st = self.static_features(static)
                 out = torch.cat([out, st.unsqueeze(1).expand(-1, out.shape[1], -1)], 2)
             return self.head(out) / self.temperature
 
@@ -85,9 +89,12 @@ def exportable(model: Any) -> "Any":
             return ((z - s.log()) @ self.path_t).exp()
 
         def forward(self, x: torch.Tensor, lengths: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
-            logits = self.step_logits(x, static)
+            out, _ = self.rnn((x - self.x_mean) / self.x_std)
             last = (lengths.to(torch.int64) - 1).clamp(min=0)
-            return self.marginals(logits[torch.arange(x.shape[0]), last])
+            h = out[torch.arange(x.shape[0]), last]  # top layer after each light curve's last observation
+            if self.has_static:
+                h = torch.cat([h, self.static_features(static)], 1)
+            return self.marginals(self.head(h) / self.temperature)
 
     return ExportableClassifier().eval()
 
@@ -140,19 +147,62 @@ def export(model_path: str | Path, out: str | Path, fmt: str = "onnx") -> Path:
         with atomic_output(out, suffix=".pt") as tmp:
             torch.jit.save(scripted, str(tmp), _extra_files={f"{META_KEY}.json": meta})
     else:
-        import onnx
-
-        batch, time = torch.export.Dim("batch", min=1), torch.export.Dim("time", min=1)
-        dyn = {"x": {0: batch, 1: time}, "lengths": {0: batch}, "static": {0: batch}}
         with atomic_output(out, suffix=".onnx") as tmp:
-            prog = torch.onnx.export(mod, args, input_names=["x", "lengths", "static"], output_names=["marginals"],
-                                     dynamic_shapes=dyn, dynamo=True, external_data=False, verbose=False)
-            proto = prog.model_proto
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = META_KEY, meta
-            onnx.save_model(proto, str(tmp))
+            _export_onnx(mod, args, tmp, meta)
+            check_onnx(mod, tmp, model)
     log.info("exported %s to %s (%s, %.1f kB)", model_path, out, fmt, out.stat().st_size / 1e3)
     return out
+
+
+def _export_onnx(mod: Any, args: tuple, path: Path, meta: str) -> None:
+    """ONNX export with symbolic batch and time axes. The TorchScript-based exporter comes first
+    (its dynamic axes hold across torch versions; it writes the standard ONNX LSTM/GRU op); the
+    dynamo exporter is the fallback where the former is gone."""
+    import warnings
+
+    import onnx
+
+    torch = _torch()
+    names = {"input_names": ["x", "lengths", "static"], "output_names": ["marginals"]}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(mod, args, str(path), dynamo=False, opset_version=17, **names,
+                              dynamic_axes={"x": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "static": {0: "batch"},
+                                            "marginals": {0: "batch"}})
+        proto = onnx.load(str(path))
+    except Exception as e:  # noqa: BLE001 - the legacy exporter may be missing or refuse: use dynamo
+        log.info("TorchScript-based ONNX export failed (%s): using the dynamo exporter", type(e).__name__)
+        batch, time = torch.export.Dim("batch", min=1), torch.export.Dim("time", min=1)
+        dyn = {"x": {0: batch, 1: time}, "lengths": {0: batch}, "static": {0: batch}}
+        proto = torch.onnx.export(mod, args, dynamo=True, external_data=False, dynamic_shapes=dyn, **names).model_proto
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = META_KEY, meta
+    onnx.save_model(proto, str(path))
+
+
+def check_onnx(mod: Any, path: Path, model: Any, atol: float = 1e-5) -> None:
+    """Run the ONNX file on onnxruntime at a batch and length other than the export's and compare
+    with PyTorch; raise where they differ (skipped without onnxruntime)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        log.warning("onnxruntime not installed: the ONNX export was not checked")
+        return
+    torch = _torch()
+    x, lengths, static = example_inputs(model, batch=5, steps=13, seed=1)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    try:
+        got = sess.run(None, {"x": x.numpy(), "lengths": lengths.numpy(), "static": static.numpy()})[0]
+    except Exception as e:  # noqa: BLE001
+        raise InputError(f"the ONNX export does not run on onnxruntime at another batch size ({type(e).__name__}: {e}); "
+                         "use --format torchscript or another torch version") from None
+    with torch.no_grad():
+        ref = mod(x, lengths, static).numpy()
+    err = float(np.abs(got - ref).max())
+    if not err <= atol:
+        raise InputError(f"the ONNX export differs from PyTorch by {err:.2e} (> {atol}); use --format torchscript")
+    log.info("ONNX export checked against PyTorch: max |difference| %.1e", err)
 
 
 def load_torchscript(path: str | Path) -> tuple[Any, dict[str, Any]]:
@@ -184,7 +234,9 @@ def load_onnx_classifier(path: str | Path):
         raise InputError("onnxruntime is not installed: pip install 'elasticc-classification[onnx]'") from None
     try:
         meta_props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        so = ort.SessionOptions()
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared CPUs: no busy-wait between batches
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
     except Exception as e:  # noqa: BLE001 - onnx/ort raise many types for bad files
         raise InputError(f"{path}: not a readable ONNX model ({type(e).__name__}); export it again") from None
     if META_KEY not in meta_props:
