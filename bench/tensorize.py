@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from elasticc_classification import features, layout, snana  # noqa: E402
+from elasticc_classification.augment import pad_windows, sample_ends  # noqa: E402
 from elasticc_classification.shards import read_shard, write_shard  # noqa: E402
 from elasticc_classification.taxonomy import Taxonomy  # noqa: E402
 from elasticc_classification.tensorize import needed_columns, read_parquet, tensorize  # noqa: E402
@@ -229,6 +230,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  speed-up: wall {tm_base / tm_new:.1f}x, cpu {cm_base / cm_new:.1f}x")
         print(f"peak traced memory (tracemalloc): tensorize {m_new:.1f} MiB, baseline {m_base:.1f} MiB{sc}")
         print(f"baseline: {n_prefixes} prefix objects; shard: {len(shard)} light curves stored once")
+        # batch-time windows: draw ends (days mode) and pad a batch of 256, as the DataModule does
+        rng = np.random.default_rng(0)
+        t = shard.x[:, 0]
+        idx_batches = [rng.integers(0, len(shard), 256) for _ in range(200)]
+        c0 = time.process_time()
+        for idx in idx_batches:
+            ends = sample_ends(t, shard.offsets, shard.first_det, idx, {"mode": "days"}, rng)
+            pad_windows(shard.x, shard.offsets, idx, ends)
+        per_batch = (time.process_time() - c0) / len(idx_batches)
+        print(f"batch of 256 windows (days mode: draw ends + pad): {per_batch * 1e3:.2f} ms cpu")
         print(f"shard bytes {size} / raw float32 bytes {raw} (obs features + static) = {size / raw:.3f}  (goal <= 1.3)")
 
 
