@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lightcurve_tables import DET, make_table
 
 from elasticc_classification import preprocess
@@ -168,3 +170,45 @@ def test_keep_all_keeps_every_valid_observation():
     lc, kr, _ = kept_of(make_table([curve(1, flags)]), keep="all")
     assert np.flatnonzero(kr.mask).tolist() == [0, 1, 2, 3, 4]
     assert kr.first_det.tolist() == [2]
+
+
+def reference_keep(flags, flux, err, keep, drop_no_detection):
+    """Kept indices of one MJD-ordered light curve, observation by observation."""
+    valid = [not (f & 1024) and np.isfinite(a) and np.isfinite(b) for f, a, b in zip(flags, flux, err)]
+    det = [v and bool(f & DET) for v, f in zip(valid, flags)]
+    if not any(det):
+        return ([i for i, v in enumerate(valid) if v], None) if not drop_no_detection else ([], None)
+    if keep == "all":
+        kept = [i for i, v in enumerate(valid) if v]
+    else:
+        first = det.index(True)
+        last = len(det) - 1 - det[::-1].index(True)
+        before = [i for i in range(first) if valid[i]]
+        kept = before[-1:] + [i for i in range(first, last + 1) if valid[i]]
+    return kept, kept.index(det.index(True))
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    curves=st.lists(
+        st.lists(st.tuples(st.sampled_from([0, 0, 0, DET, DET | 2048, 1024, 1024 | DET]),
+                           st.sampled_from([1.0, 1.0, 1.0, 1.0, np.nan, np.inf])), min_size=1, max_size=25),
+        min_size=1, max_size=8),
+    keep=st.sampled_from(["detection_window", "all"]),
+    drop_no_detection=st.booleans(),
+)
+def test_keep_mask_matches_observation_by_observation_reference(curves, keep, drop_no_detection):
+    table = make_table([curve(k, [f for f, _ in c], flux=[v for _, v in c]) for k, c in enumerate(curves)])
+    lc, kr, _ = kept_of(table, keep=keep, drop_no_detection=drop_no_detection)
+    assert np.array_equal(kr.index, np.flatnonzero(kr.mask))
+    for k, c in enumerate(curves):
+        flags = [f for f, _ in c]
+        flux = [v for _, v in c]
+        want, fd = reference_keep(flags, flux, [1.0] * len(c), keep, drop_no_detection)
+        got = (np.flatnonzero(kr.mask[lc.offsets[k] : lc.offsets[k + 1]])).tolist()
+        assert got == want
+        assert kr.keep_object[k] == bool(want)
+        assert kr.kept_counts[k] == len(want)
+        if want:
+            assert kr.first_det[k] == (fd if fd is not None else len(want) - 1)
+    assert kr.counts["observations_kept"] == int(kr.mask.sum())
