@@ -40,7 +40,7 @@ from elasticc_classification import features, layout, snana  # noqa: E402
 from elasticc_classification.augment import pad_windows, sample_ends  # noqa: E402
 from elasticc_classification.shards import read_shard, write_shard  # noqa: E402
 from elasticc_classification.taxonomy import Taxonomy  # noqa: E402
-from elasticc_classification.tensorize import needed_columns, read_parquet, tensorize  # noqa: E402
+from elasticc_classification.tensorize import needed_columns, tensorize  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "realdata" / "elasticc2_train_1percent"
 
