@@ -22,7 +22,7 @@ if not config.get("raw_dir"):
             LOGS / "mock/{model}.log",
         threads: 1
         resources:
-            # measured: 43 MB peak at 60 objects/chunk, 340 MB at 4,000 (batched); >= 5,000 objects/s
+            # measured: 43 MB peak at 60 objects/chunk, 377 MB at 4,000 (batched); ~10,000 objects/s (CPU)
             mem_mb=lambda wc: int(300 + 0.25 * config["mock"]["objects_per_chunk"]),
             runtime=lambda wc: int(2 + config["mock"]["chunks"] * config["mock"]["objects_per_chunk"] / 60000),
         params:
