@@ -143,6 +143,24 @@ def test_rules_make_shards_and_gallery(realdata, tmp_path):
     assert jobs == {"tensorize": "58", "convert": "39", "lightcurve_gallery": "1"}
 
 
+def test_rule_all_includes_every_shard_and_gallery(realdata, tmp_path):
+    """ALL_TARGETS gets one shard per chunk and one gallery per model (on a Snakefile of the
+    convert and tensorize stages alone, so stages still being written cannot break this test)."""
+    raw = realdata / "elasticc2_train_1percent"
+    snakefile = tmp_path / "Snakefile"
+    snakefile.write_text(
+        f'configfile: "{ROOT}/config/config.yaml"\n'
+        + "".join(f'include: "{ROOT}/rules/{s}.smk"\n' for s in ("common", "convert", "tensorize"))
+        + "rule all:\n    input: ALL_TARGETS\n    default_target: True\n"
+    )
+    r = snakemake(tmp_path / "results", raw, "-n", "--snakefile", str(snakefile))
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = r.stdout + r.stderr
+    counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert counts.get("tensorize") == 60 and counts.get("lightcurve_gallery") == 2, out[-2000:]
+
+
 def test_rule_fails_cleanly_on_a_bad_parquet(realdata, tmp_path):
     raw = realdata / "elasticc2_train_1percent"
     results = tmp_path / "results"
