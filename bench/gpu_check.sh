@@ -54,7 +54,8 @@ START=$SECONDS
 if [ "$HAS_CUDA" = 1 ]; then
     echo "== training throughput on the GPU (bench/train_throughput.py)"
     timeout 270 "$PY" bench/train_throughput.py --device cuda --scenarios elasticc uniform500 fixed100 \
-        --objects 200000 --steps 150 --warmup 20 --precision 32-true bf16-mixed --pack true false "${FIGARG[@]}" \
+        --objects 200000 --steps 150 --warmup 20 \
+        --variants 32-true:pack 32-true:pad bf16-mixed:pack bf16-mixed:pack:rnn16 "${FIGARG[@]}" \
         || figure "train_throughput FAILED or timed out (exit $?)"
 else
     echo "SKIP GPU training throughput: no CUDA device; a short CPU measurement instead"

@@ -33,6 +33,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "static_hidden": 32,  # width of the static-feature branch (0: static features unused)
     "head_hidden": 64,
     "pack": "auto",  # auto: padded on the CPU (batches are length-bucketed), packed on GPUs; true | false
+    "rnn_autocast": False,  # let mixed precision reach the RNN (PyTorch then runs cuDNN RNNs in float16)
 }
 OPTIM_DEFAULTS: dict[str, Any] = {
     "lr": 1e-3,
@@ -158,7 +159,22 @@ class HierarchicalClassifier(L.LightningModule):
         output read at each sequence's last step. ``lengths_cpu`` (the same lengths on the CPU)
         and batches in decreasing length avoid device synchronisations. Static NaN = missing.
         """
-        x = (x - self.x_mean) / self.x_std
+        x = (x.float() - self.x_mean) / self.x_std
+        if self.hparams["model"].get("rnn_autocast", False) or not torch.is_autocast_enabled(x.device.type):
+            last = self._last_state(x, lengths, lengths_cpu)
+        else:  # autocast would run a cuDNN RNN in float16 (whatever the autocast dtype), unscaled
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                last = self._last_state(x, lengths, lengths_cpu)
+        feats = [last]
+        if self.static_net is not None:
+            s = (static.to(x.dtype) - self.static_mean) / self.static_std
+            miss = torch.isnan(s)
+            s = torch.where(miss, torch.zeros_like(s), s)
+            feats.append(self.static_net(torch.cat([s, miss.to(s.dtype)], 1)))
+        return self.head(torch.cat(feats, 1)) / self.temperature
+
+    def _last_state(self, x: torch.Tensor, lengths: torch.Tensor, lengths_cpu: torch.Tensor | None) -> torch.Tensor:
+        """Top-layer hidden state at each sequence's last valid step (B, hidden)."""
         pack = self.hparams["model"].get("pack", "auto")
         if pack == "auto":
             pack = x.is_cuda
@@ -168,18 +184,10 @@ class HierarchicalClassifier(L.LightningModule):
             _, h = self.rnn(pack_padded_sequence(x, lc, batch_first=True, enforce_sorted=ordered))
             if isinstance(h, tuple):  # LSTM: (h_n, c_n)
                 h = h[0]
-            last = h[-1]
-        else:
-            lengths = lengths.detach().to(x.device, torch.int64).clamp(min=1, max=x.shape[1])
-            out, _ = self.rnn(x)
-            last = out[torch.arange(len(out), device=x.device), lengths - 1]
-        feats = [last]
-        if self.static_net is not None:
-            s = (static.to(x.dtype) - self.static_mean) / self.static_std
-            miss = torch.isnan(s)
-            s = torch.where(miss, torch.zeros_like(s), s)
-            feats.append(self.static_net(torch.cat([s, miss.to(s.dtype)], 1)))
-        return self.head(torch.cat(feats, 1)) / self.temperature
+            return h[-1]
+        lengths = lengths.detach().to(x.device, torch.int64).clamp(min=1, max=x.shape[1])
+        out, _ = self.rnn(x)
+        return out[torch.arange(len(out), device=x.device), lengths - 1]
 
     @torch.no_grad()
     def predict_log_marginals(self, x: torch.Tensor, lengths: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
