@@ -162,6 +162,16 @@ def test_missing_required_column(column):
         build_shard(t, {}, TAX, source="chunk.parquet")
 
 
+def test_scalar_phot_column_and_ragged_lists():
+    t = make_table([one_curve()])
+    i = t.column_names.index("FLUXCAL")
+    with pytest.raises(InputError, match="chunk.parquet: column FLUXCAL is not a list column"):
+        build_shard(t.set_column(i, "FLUXCAL", pa.array([1.0])), {}, TAX, source="chunk.parquet")
+    short = pa.array([[1.0, 2.0, 3.0]], pa.list_(pa.float32()))
+    with pytest.raises(InputError, match="row 0: column FLUXCAL has a different number of observations"):
+        build_shard(t.set_column(i, "FLUXCAL", short), {}, TAX)
+
+
 def test_unknown_band_and_bad_config():
     c = one_curve()
     c["BAND"] = ["g", "VR", "r", "r"]

@@ -123,7 +123,7 @@ def static_names(cfg: Mapping[str, Any]) -> list[str]:
 
 
 # --- flattening ----------------------------------------------------------------------------
-def _list_column(table: pa.Table, name: str) -> tuple[np.ndarray, pa.Array]:
+def _list_column(table: pa.Table, name: str, source: str) -> tuple[np.ndarray, pa.Array]:
     """Offsets (int64, from 0) and flat values of list column ``name`` (null lists are empty)."""
     col = table.column(name)
     if isinstance(col, pa.ChunkedArray):
@@ -131,7 +131,8 @@ def _list_column(table: pa.Table, name: str) -> tuple[np.ndarray, pa.Array]:
     else:
         arr = col
     if not (pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type)):
-        raise InputError(f"column {name} is not a list column (one light curve per row); got {arr.type}")
+        raise InputError(f"{source}: column {name} is not a list column (one light curve per row) but {arr.type}; "
+                         "rerun convert on this chunk")
     if arr.null_count:
         arr = pc.fill_null(arr, pa.scalar([], arr.type))
     offsets = arr.offsets.to_numpy().astype(np.int64)
@@ -191,7 +192,7 @@ def flatten(table: pa.Table, source: str = "<table>") -> preprocess.LightCurves:
     offs = {}
     vals = {}
     for c in PHOT_REQUIRED:
-        offs[c], vals[c] = _list_column(table, c)
+        offs[c], vals[c] = _list_column(table, c, source)
     for c in PHOT_REQUIRED[1:]:
         if not np.array_equal(offs[c], offs["MJD"]):
             bad = int(np.flatnonzero(np.diff(offs[c]) != np.diff(offs["MJD"]))[0])
