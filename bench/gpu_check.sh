@@ -78,6 +78,7 @@ else
 fi
 
 # --- prediction throughput (added by the prediction stage) ---------------------------------
+[ "$HAS_CUDA" = 1 ] && { echo "== prediction latency and throughput on the GPU (bench/predict.py)"; timeout 120 "$PY" bench/predict.py --device cuda --calls 300 --rounds 20 "${FIGARG[@]}" || figure "predict (cuda) FAILED or timed out (exit $?)"; }
 
 echo "== gpu_check done in $((SECONDS - START)) s"
 if [ -n "$FIG" ]; then echo "figures written to $FIG"; fi

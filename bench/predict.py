@@ -89,6 +89,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=500, help="single-alert calls per path")
     ap.add_argument("--batch", type=int, default=None, help="batch size for throughput (default 1024 CPU, 4096 GPU)")
     ap.add_argument("--rounds", type=int, default=15, help="batches per path for throughput")
+    ap.add_argument("--figures", type=Path, help="append the key figures (one line each) to this file")
     args = ap.parse_args()
     dev = torch.device(args.device)
     torch.set_num_threads(args.threads)
@@ -135,12 +136,20 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if onnx_sess is not None:
         onnx_sess = ort.InferenceSession(str(tmp / "model.onnx"), _ort_options(ort, args.threads), providers=["CPUExecutionProvider"])
+    def figure(line: str) -> None:
+        print(f"FIGURE {line}")
+        if args.figures:
+            with args.figures.open("a") as fh:
+                fh.write(line + "\n")
+
     print(f"\none alert, {args.steps} observations, {args.latency_threads} thread(s): latency over {args.calls} interleaved calls (ms)")
     print(f"{'path':28s} {'p50':>8s} {'p99':>8s} {'p50/base':>9s}")
     base_p50 = np.percentile(lat["baseline nn.LSTM 2x100"], 50)
     for name, v in lat.items():
         p50, p99 = np.percentile(v * 1e3, [50, 99])
         print(f"{name:28s} {p50:8.3f} {p99:8.3f} {p50 / base_p50 / 1e3:9.2f}")
+        figure(f"predict_latency device={dev.type} path={name.split()[0]} steps={args.steps} p50_ms={p50:.3f} p99_ms={p99:.3f} "
+               f"p50_vs_bare_lstm={p50 / base_p50 / 1e3:.2f}")
 
     # -- batched --------------------------------------------------------------------------------
     xb, lb, sb = (t.to(dev) for t in inputs(batch, args.steps, f, s, seed=1))
@@ -159,6 +168,8 @@ def main() -> None:
     for name, v in tb.items():
         lcs = batch / v
         print(f"{name:28s} {np.median(lcs):10.0f} {lcs.max():10.0f} {np.median(lcs) / base_med:8.2f}")
+        figure(f"predict_throughput device={dev.type} path={name.replace(' ', '_')} batch={batch} steps={args.steps} "
+               f"lc_per_s_median={np.median(lcs):.0f} best={lcs.max():.0f} vs_bare_lstm={np.median(lcs) / base_med:.2f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gpu = f", GPU peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB" if dev.type == "cuda" else ""
     print(f"\npeak RSS {peak:.0f} MiB{gpu}")
