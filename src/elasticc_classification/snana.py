@@ -511,14 +511,13 @@ def write_parquet(table: pa.Table, out: str | Path) -> None:
     column statistics for the scalar HEAD columns only)."""
     import pyarrow.parquet as pq
 
-    strings = [f.name for f in table.schema if pa.types.is_string(f.type)
-               or (pa.types.is_list(f.type) and pa.types.is_string(f.type.value_type))]
+    # Parquet addresses a list column's values by their leaf path (``BAND.list.element``).
+    strings = [f.name for f in table.schema if pa.types.is_string(f.type)]
+    strings += [f"{f.name}.list.element" for f in table.schema
+                if pa.types.is_list(f.type) and pa.types.is_string(f.type.value_type)]
     scalars = [f.name for f in table.schema if not pa.types.is_list(f.type)]  # statistics only where useful
     with atomic_output(out, suffix=".parquet") as tmp:
         pq.write_table(table, tmp, compression="zstd", use_dictionary=strings or False, write_statistics=scalars or False)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
 
 
 def convert_pair(head: str | Path, phot: str | Path, out: str | Path, model: str | None = None) -> pa.Table:
