@@ -1,0 +1,70 @@
+"""The tiny workflow end to end through a real one-node SLURM cluster (profiles/slurm + CI overlay).
+
+workflow_tests/slurm_cluster.sh installs slurm-wlm and munge when missing (apt-get, root), starts
+munged, slurmctld and slurmd on localhost, and stops them afterwards. Skipped, with the reason,
+only when the packages cannot be installed or a real SLURM set-up owns /etc/slurm/slurm.conf.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from wfutil import ROOT, TINY, copy_workflow, dry_run, snakemake
+
+pytestmark = pytest.mark.slurm
+CLUSTER = ROOT / "workflow_tests" / "slurm_cluster.sh"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory):
+    d = tmp_path_factory.mktemp("slurm")
+    r = subprocess.run(["bash", str(CLUSTER), "start", str(d)], capture_output=True, text=True, timeout=600)
+    if r.returncode in (3, 4):
+        pytest.skip(f"no test SLURM cluster: {r.stderr.strip()}")
+    try:
+        assert r.returncode == 0, f"one-node SLURM did not start:\n{r.stdout}\n{r.stderr}"
+        yield {"SLURM_CONF": str(d / "slurm.conf")}
+    finally:
+        subprocess.run(["bash", str(CLUSTER), "stop", str(d)], capture_output=True, timeout=120)
+
+
+def _jobs(env: dict) -> list[tuple[str, str, str]]:
+    """(job id, name, state) of every job slurmctld remembers (MinJobAge=300 s keeps finished ones)."""
+    out = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i|%j|%T"], capture_output=True, text=True, env={**os.environ, **env}, check=True)
+    return [tuple(line.split("|")) for line in out.stdout.split()]
+
+
+def test_tiny_workflow_through_slurm(cluster: dict, tmp_path: Path) -> None:
+    wf = copy_workflow(tmp_path / "wf")
+    results = tmp_path / "results"
+    cores = str(min(2, os.cpu_count() or 1))
+    args = [
+        "--profile", "profiles/slurm", "--workflow-profile", "profiles/ci-slurm", "--cores", cores,
+        "--configfile", str(TINY), "--config", f"results_dir={results}",
+    ]
+    plan = dry_run(wf, *args)
+    n_chunk_jobs = len(plan.get("convert", ())) + len(plan.get("tensorize", ()))
+    assert n_chunk_jobs == 12, plan
+    expect_slurm_jobs = 1 + sum(len(v) for k, v in plan.items() if k not in {"convert", "tensorize", "all"})
+    snakemake(wf, *args, timeout=1200, env=cluster)
+
+    # Outputs of every stage, and each job's own log.
+    assert len(list((results / "parquet").glob("*/*.parquet"))) == 6
+    assert len(list((results / "shards").glob("*/*.arrow"))) == 6
+    assert (results / "model" / "model.ckpt").stat().st_size > 0
+    assert (results / "evaluation" / "metrics.json").stat().st_size > 0
+    assert len(list((results / "logs" / "convert").glob("*/*.log"))) == 6
+
+    # Jobs really went through SLURM and all completed; the 12 per-chunk jobs shared one group job.
+    jobs = _jobs(cluster)
+    assert jobs and all(state == "COMPLETED" for _, _, state in jobs), jobs
+    group_logs = list((wf / ".snakemake" / "slurm_logs").glob("group_chunks*/*.log"))
+    assert len(group_logs) == 1, f"convert+tensorize of 6 chunks should be one SLURM job: {group_logs}"
+    assert len(jobs) == expect_slurm_jobs, f"{len(jobs)} SLURM jobs, expected {expect_slurm_jobs} (per-chunk jobs grouped): {jobs}"
+
+    # Up to date afterwards, seen through the same profiles.
+    assert dry_run(wf, *args) == {}
