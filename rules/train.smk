@@ -4,6 +4,10 @@
 # restarted with the same inputs resumes from its last.ckpt. gpus > 0 asks the scheduler for GPUs
 # (e.g. SLURM via the executor plugin); multi-GPU DDP through train.devices / num_nodes / strategy.
 
+# Settings that change the model are params (a change reruns train); resources and the progress
+# bar are not.
+_TRAIN_NOT_PARAMS = ("threads", "mem_mb", "runtime", "gpus", "progress_bar")
+
 
 rule train:
     input:
@@ -15,6 +19,8 @@ rule train:
     log:
         LOGS / "train.log",
     params:
+        train={k: v for k, v in config.get("train", {}).items() if k not in _TRAIN_NOT_PARAMS},
+        augment=config.get("augment", {}),
         ckpt_dir=str(RESULTS / "model/checkpoints"),
     threads: config.get("train", {}).get("threads", 2)
     resources:

@@ -207,13 +207,24 @@ def test_bad_config_and_data(shards, tmp_path):
     with pytest.raises(InputError, match="cell"):
         train.resolve_config({"model": {"cell": "rnn"}})
     sh = synthetic_shard(50, TAX, seed=5)
-    sh.split[:] = 0
+    sh.split[:] = 2
+    sh.split[0] = 0
     write_shard(sh, tmp_path / "noval.arrow")
     with pytest.raises(InputError, match="no labelled validation objects"):
         load_training_set([tmp_path / "noval.arrow"], TAX)
     other = Taxonomy.from_dict({"tree": {"R": ["A", "B"]}})
     with pytest.raises(InputError, match="another taxonomy"):
         load_training_set(shards, other)
+
+
+def test_without_validation_split_a_tenth_of_training_validates(tmp_path, caplog):
+    sh = synthetic_shard(50, TAX, seed=5)
+    sh.split[:] = 0
+    write_shard(sh, tmp_path / "noval.arrow")
+    ts = load_training_set([tmp_path / "noval.arrow"], TAX)
+    assert len(ts.val_idx) == 5 and len(ts.train_idx) == 45
+    assert not set(ts.val_idx) & set(ts.train_idx)
+    assert "validating on 5 of the training objects" in caplog.text
 
 
 def test_cli_reports_bad_input(tmp_path, capsys):

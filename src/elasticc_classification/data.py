@@ -124,8 +124,16 @@ def training_set_from_shard(
     val_idx = np.flatnonzero(usable & (data.split == SPLITS["val"]))
     if len(train_all) == 0:
         raise InputError(f"no labelled training objects (split 0) in {max(1, len(paths))} shard(s): check the tensorize split fractions")
-    if len(val_idx) == 0:
-        raise InputError(f"no labelled validation objects (split 1) in {max(1, len(paths))} shard(s): raise tensorize.val_fraction or add data")
+    if len(val_idx) == 0:  # tiny samples: borrow a seeded tenth of the training objects
+        if len(train_all) < 2:
+            raise InputError(
+                f"no labelled validation objects (split 1) and {len(train_all)} training object(s) in "
+                f"{max(1, len(paths))} shard(s): raise tensorize.val_fraction or add data"
+            )
+        k = max(1, len(train_all) // 10)
+        val_idx = np.sort(rng.choice(train_all, k, replace=False))
+        train_all = np.setdiff1d(train_all, val_idx)
+        log.warning("no validation objects (split 1) in the shards: validating on %d of the training objects instead", k)
     cap = cfg["max_per_leaf"]
     train_idx = cap_per_leaf(train_all, leaf, None if cap is None else int(cap), rng)
     if len(train_idx) < len(train_all):

@@ -288,12 +288,13 @@ def fit(
 def main_snakemake(snakemake: Any) -> None:
     """Entry point of ``scripts/train.py``."""
     torch.set_num_threads(max(1, int(snakemake.threads)))
-    conf = snakemake.config
+    conf = dict(snakemake.config.get("train") or {})  # resources and progress bar (not params)
+    cfg = {**{k: v for k, v in conf.items() if k not in snakemake.params.train}, **snakemake.params.train}
     fit(
         list(snakemake.input.shards),
         snakemake.output.model,
-        cfg=conf.get("train"),
-        augment_cfg=conf.get("augment"),
+        cfg=cfg,
+        augment_cfg=snakemake.params.augment,
         taxonomy=Taxonomy.load(snakemake.input.taxonomy),
         metrics_out=snakemake.output.metrics,
         ckpt_dir=snakemake.params.ckpt_dir,
