@@ -263,7 +263,7 @@ def test_two_process_ddp_on_cpu_completes_an_epoch(shards, tmp_path):
 def test_gpu_fit_one_epoch(shards, tmp_path, precision):
     out = tmp_path / "model.ckpt"
     cfg = {**SMALL, "max_epochs": 2, "accelerator": "gpu", "devices": 1, "precision": precision}
-    train.fit(shards, out, cfg=cfg, augment_cfg={"mode": "days"}, taxonomy=TAX)
+    train.fit(shards, out, cfg=cfg, augment_cfg={"mode": "days"}, taxonomy=TAX, metrics_out=tmp_path / "metrics.csv")
     m = load_model(out)  # CPU
     sh = synthetic_shard(20, TAX, seed=11, median_length=30, max_length=150)
     x, lengths = augment.pad_windows(sh.x, sh.offsets, np.arange(20), sh.lengths)
