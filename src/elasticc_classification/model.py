@@ -220,7 +220,8 @@ class HierarchicalClassifier(L.LightningModule):
 
     def configure_optimizers(self):
         o = self.hparams["optim"]
-        opt = torch.optim.Adam(self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
+        fused = next(self.parameters()).is_cuda  # one kernel for the whole update on GPUs
+        opt = torch.optim.Adam(self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"], fused=fused or None)
         if o["schedule"] == "plateau":
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=o["plateau_patience"])
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
