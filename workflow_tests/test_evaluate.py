@@ -101,3 +101,50 @@ def test_plots_from_written_evaluation(tmp_path):
     curves = read_loss_log(loss_csv)
     assert set(curves) == {"train_loss", "val_loss"}
     np.testing.assert_allclose(curves["val_loss"][1], [1.2, 1.0])
+
+
+def test_tiny_workflow_ends_with_metrics_plots_predictions_and_report(root, tmp_path):
+    """The default workflow on the tiny config: calibration, metrics, plots, report (and predictions
+    of the real files when they are here)."""
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+    import torch
+
+    from conftest import REALDATA
+
+    res = tmp_path / "results"
+    cfg = [f"results_dir={res}"]
+    real = REALDATA / "elasticc2_train_1percent" / "ELASTICC2_TRAIN_01_1percent_SNIb-Templates"
+    if real.is_dir():
+        cfg.append(f"predict={{input_dir: {real}}}")
+    snake = [sys.executable, "-m", "snakemake", "--configfile", "workflow_tests/tiny_config.yaml", "--config", *cfg]
+    run = subprocess.run([*snake, "-c2"], cwd=root, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    recs = json.loads((res / "evaluation/metrics.json").read_text())
+    tax = Taxonomy.load(root / "config/taxonomy.yaml")
+    assert {(r["level"], str(r["days"])) for r in recs} == {
+        (lv, str(d)) for lv in M.level_names(tax) for d in [*M.DEFAULT_DAYS, "full"]}
+    for r in recs:
+        assert set(M.RECORD_KEYS) <= set(r) and r["n"] > 0 and 0 <= r["accuracy"] <= 1
+    # observations used grow with the truncation
+    mean_obs = [r["mean_n_obs"] for r in recs if r["level"] == "leaf"]
+    assert mean_obs == sorted(mean_obs) and mean_obs[0] < mean_obs[-1]
+    for name in E.plot_names(tax) + ["loss.png"]:
+        assert (res / "evaluation/plots" / name).stat().st_size > 5000, name
+    cal = json.loads((res / "evaluation/calibration.json").read_text())
+    sd = torch.load(res / "model/model_calibrated.ckpt", weights_only=True)["state_dict"]
+    assert float(sd["temperature"]) == pytest.approx(cal["temperature"])
+    assert all(r["temperature"] == pytest.approx(cal["temperature"]) for r in recs)
+    if real.is_dir():
+        pred = pq.read_table(res / "predictions.parquet")
+        assert pred.num_rows == 140 and list(tax.nodes) == pred.column_names[3 : 3 + tax.n_nodes]
+    report = tmp_path / "report.html"
+    rep = subprocess.run([*snake, "--report", str(report)], cwd=root, capture_output=True, text=True, timeout=300)
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    html = report.read_text(errors="replace")
+    assert report.stat().st_size > 100_000
+    for needle in ("f1_vs_days.png", "confusion_leaf_full.png", "reliability.png", "roc_leaf.png", "loss.png",
+                   "metrics.csv", "Confusion matrices"):
+        assert needle in html, needle

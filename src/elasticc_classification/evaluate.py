@@ -163,6 +163,9 @@ def calibrate(
     logits = np.concatenate([raw_logits(model, val, truncation_ends(val, d), batch_size) for d in days])
     leaf = np.tile(val.leaf.astype(np.int64), len(days))
     temp = fit_temperature(logits, leaf, tax)
+    if len(val) < 30 or not 0.051 < temp < 19.9:
+        log.warning("temperature %.3f from only %d validation objects%s: poorly constrained", temp, len(val),
+                    " (at the search bound)" if not 0.051 < temp < 19.9 else "")
 
     def leaf_ece(t: float) -> float:
         v = M.level_view(tax, "leaf", leaf, marginals_from_logits(logits, tax, t))

@@ -206,10 +206,14 @@ def read_input(path: str | Path, phot: str | Path | None = None) -> list[tuple[s
 
         try:
             pairs = find_pairs(path)
-        except LayoutError:
+        except LayoutError:  # not a raw directory: a model directory of pairs, or parquet files
+            heads = sorted(path.glob("*_HEAD.FITS*"))
+            if heads:
+                return [t for h in heads for t in read_input(h)]
             parquets = sorted(path.glob("*.parquet"))
             if not parquets:
-                raise
+                raise InputError(f"{path}: no HEAD/PHOT pairs (in <MODEL>/ subdirectories or directly) and no parquet files; "
+                                 "give a raw directory, a model directory, or parquet files") from None
             return [(str(p), _read_parquet(p)) for p in parquets]
         return [(str(p.head), read_pair(p.head, p.phot, model=p.model)) for p in pairs]
     name = path.name.upper()
