@@ -269,9 +269,11 @@ def predict_table(
                          "this package version does not match the model: retrain or use the matching version")
     tax = clf.taxonomy
     snid_in = table.column("SNID")
-    key_in = np.asarray(snid_in.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
-    row_of = {s: i for i, s in enumerate(np.asarray(shard.snid, dtype=object))}
-    shard_row = np.array([row_of.get(s, -1) for s in key_in], dtype=np.int64)
+    key_in = snid_in.cast(pa.string()).to_numpy(zero_copy_only=False)
+    import pyarrow.compute as pc
+
+    shard_row = pc.index_in(pa.array(key_in, pa.string()), value_set=pa.array(shard.snid.astype(str), pa.string()))
+    shard_row = shard_row.fill_null(-1).to_numpy().astype(np.int64)
     missing = int((shard_row < 0).sum())
     if missing:
         log.info("%s: %d of %d objects have no usable observation (status %r)", source, missing, len(key_in), NO_OBSERVATION)
