@@ -148,3 +148,41 @@ def test_tiny_workflow_ends_with_metrics_plots_predictions_and_report(root, tmp_
     for needle in ("f1_vs_days.png", "confusion_leaf_full.png", "reliability.png", "roc_leaf.png", "loss.png",
                    "metrics.csv", "Confusion matrices"):
         assert needle in html, needle
+
+
+def test_cli_evaluate_with_calibration_on_real_shards(realdata, tmp_path):
+    """CLI evaluate --calibrate --plots on shards of the real files and an (untrained) model artifact."""
+    import pyarrow.parquet as pq
+    import torch
+
+    from elasticc_classification.cli import main
+    from elasticc_classification.layout import find_pairs
+    from elasticc_classification.snana import read_pair
+    from elasticc_classification.tensorize import tensorize
+    from model_helpers import make_artifact
+
+    shards = []
+    for k, p in enumerate(find_pairs(realdata / "elasticc2_train_1percent")):
+        t = read_pair(p.head, p.phot, model=p.model)
+        if t.num_rows:
+            pq.write_table(t, tmp_path / f"{k}.parquet")
+            tensorize(tmp_path / f"{k}.parquet", tmp_path / f"{k}.arrow", taxonomy=Taxonomy.load())
+            shards.append(str(tmp_path / f"{k}.arrow"))
+    model = make_artifact(tmp_path / "model.ckpt", temperature=1.0)
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(model), *shards, str(out), "--days", "0", "8", "64", "--calibrate", "--plots"]) == 0
+    cal = json.loads((out / "calibration.json").read_text())
+    assert cal["n_val_objects"] > 0
+    assert cal["nll_after"] <= cal["nll_before"] + 1e-6  # T = 1 lies inside the searched range
+    sd = torch.load(out / "model_calibrated.ckpt", weights_only=True)["state_dict"]
+    assert float(sd["temperature"]) == pytest.approx(cal["temperature"])
+    recs = json.loads((out / "metrics.json").read_text())
+    assert {str(r["days"]) for r in recs} == {"0", "8", "64", "full"}
+    n_test = sum(int((E.read_shard(s).split == 2).sum()) for s in shards)
+    assert all(r["n"] == n_test for r in recs if r["level"] in ("level_1", "leaf"))
+    assert all(r["temperature"] == pytest.approx(cal["temperature"]) for r in recs)
+    assert (out / "plots/confusion_leaf_full.png").exists() and (out / "per_class.csv").exists()
+    # no validation objects at all: one clear error, no calibrated artifact
+    only_test = [s for s in shards if not (E.read_shard(s).split == 1).any()]
+    assert main(["evaluate", str(model), *only_test, str(tmp_path / "e2"), "--calibrate"]) == 2
+    assert not (tmp_path / "e2" / "model_calibrated.ckpt").exists()
