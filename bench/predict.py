@@ -4,7 +4,7 @@ Every figure is printed next to a bare ``nn.LSTM(F, 100, num_layers=2)`` baselin
 process on the same inputs (ratio = ours / baseline), because absolute timings on a shared machine
 are noise. Paths measured (the default architecture: LSTM 2x100, static branch, head, marginals):
 
-* ``torch``      the model's own forward (packed sequence) + ``loss.log_marginals``;
+* ``torch``      the model's own forward (packed on GPUs, padded on CPUs: ``train.model.pack``) + ``loss.log_marginals``;
 * ``exportable`` the export-friendly forward (padded LSTM + dense group softmax), marginals out;
 * ``onnx``       the ONNX export on onnxruntime (CPU only).
 
@@ -111,7 +111,7 @@ def main() -> None:
     def run_base(x, lengths, static):
         return base(x)[0][:, -1]
 
-    paths = {"baseline nn.LSTM 2x100": run_base, "torch (packed)": run_torch, "exportable (padded)": exp}
+    paths = {"baseline nn.LSTM 2x100": run_base, "torch (model forward)": run_torch, "exportable (padded)": exp}
     onnx_sess = ort = None
     if dev.type == "cpu":
         try:
@@ -156,7 +156,7 @@ def main() -> None:
     # variable lengths (uniform 1..steps), sorted into batches as predict does
     lv = torch.sort(torch.randint(1, args.steps + 1, (batch,), generator=torch.Generator().manual_seed(2)))[0].to(dev)
     many = {k: (lambda fn=fn: fn(xb, lb, sb)) for k, fn in paths.items()}
-    many["torch (packed), lengths 1..T"] = lambda: run_torch(xb, lv, sb)
+    many["torch, lengths 1..T sorted"] = lambda: run_torch(xb, lv, sb)
     if onnx_sess is not None:
         feeds = {"x": xb.numpy(), "lengths": lb.numpy(), "static": sb.numpy()}
         many["onnx (onnxruntime)"] = lambda: onnx_sess.run(None, feeds)
