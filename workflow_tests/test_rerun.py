@@ -81,11 +81,6 @@ def test_changed_raw_chunk_reruns_that_chunk_and_what_reads_all(done: tuple[Path
     assert dry_run(wf, *args) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules/train.smk reads the train/augment config inside its script, not as params:, so "
-    "Snakemake cannot see a changed training parameter (needs params: train=config['train'], augment=config['augment'])",
-)
 def test_changed_training_parameter_reruns_train_and_after_only(done: tuple[Path, list[str]], tmp_path: Path) -> None:
     wf, args = done
     more = tmp_path / "epochs.yaml"
