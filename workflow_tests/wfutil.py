@@ -13,8 +13,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "workflow_tests" / "tiny_config.yaml"
-# What a workflow copy needs; the package itself is imported from the installed (editable) src/.
-WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "config", "profiles", "envs")
+# Top-level entries a workflow copy leaves out (everything else, e.g. rules/, scripts/, config/,
+# profiles/, envs/, report/, is copied); the package is imported from the installed (editable) src/.
+SKIP = {".git", ".venv", ".snakemake", ".ci", "results", "data", "src", "bench", "docs", "workflow_tests", ".pytest_cache"}
 _JOB = re.compile(r"^\s*(?:local)?rule (\w+):\s*$")
 _WC = re.compile(r"^\s*wildcards: (.*)$")
 
@@ -24,8 +25,10 @@ def copy_workflow(dest: Path) -> Path:
     .snakemake/ metadata, away from the shared working tree."""
     dest.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in WORKFLOW_FILES:
-        src = ROOT / name
+    for src in sorted(ROOT.iterdir()):
+        name = src.name
+        if name in SKIP or name.startswith(".") or name.endswith(".egg-info"):
+            continue
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=ignore)
         elif src.exists():
