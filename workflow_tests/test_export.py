@@ -56,7 +56,7 @@ def test_torchscript_parity(artifact, tmp_path):
         np.testing.assert_allclose(got, _reference(model, x, lengths, static), atol=1e-5)
 
 
-def test_onnx_parity_and_predict_runtime(artifact, tmp_path, realdata):
+def test_onnx_parity(artifact, tmp_path):
     pytest.importorskip("onnxruntime")
     model = load_model(artifact)
     out = tmp_path / "m.onnx"
@@ -67,6 +67,13 @@ def test_onnx_parity_and_predict_runtime(artifact, tmp_path, realdata):
         x, lengths, static = _batch(model, seed, b, t)
         got = clf.forward(x.numpy(), lengths.numpy(), static.numpy())
         np.testing.assert_allclose(got, _reference(model, x, lengths, static), atol=1e-5)
+
+
+def test_predict_runtime_onnx_matches_torch(artifact, tmp_path, realdata):
+    pytest.importorskip("onnxruntime")
+    model = load_model(artifact)
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(artifact), str(out), "--format", "onnx"]) == 0
     head = realdata / "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_SNIb-Templates/ELASTICC2_TRAIN_01_1percent_NONIaMODEL0-0002_HEAD.FITS.gz"
     a, b = tmp_path / "torch.parquet", tmp_path / "onnx.parquet"
     assert main(["predict", str(artifact), str(head), str(a)]) == 0
