@@ -96,6 +96,13 @@ def test_bucketed_batches_cover_everything_once_with_little_padding():
     unbucketed = sum(len(b) * ends[b].max() for b in np.array_split(np.arange(5000), 50))
     assert padded < 0.6 * unbucketed  # sorted buckets pad far less than random batches
     assert padded < 1.1 * ends.sum()
+    # the long tail: log-normal lengths; capped padding splits only the widest batches
+    ends = np.clip(np.exp(rng.normal(3.5, 1.0, 5000)), 1, 2000).astype(np.int64)
+    capped = bucket_batches(ends, 256, 64, None, max_padding=0.25)
+    assert np.array_equal(np.sort(np.concatenate(capped)), np.arange(5000))
+    assert all(1 - ends[b].sum() / (len(b) * ends[b].max()) <= 0.25 or len(b) == 1 for b in capped)
+    plain = bucket_batches(ends, 256, 64, None)
+    assert max(1 - ends[b].sum() / (len(b) * ends[b].max()) for b in plain) > 0.25 and len(capped) > len(plain)
 
 
 def test_epoch_plan_covers_training_set_once_in_descending_batches(shards):

@@ -40,6 +40,7 @@ DATA_DEFAULTS: dict[str, Any] = {
     "max_per_leaf": 40000,  # training objects kept per leaf (seeded); null keeps all
     "val_days": [1, 8, 32, 2048],  # fixed validation truncations, days after the first detection
     "bucket_batches": 32,  # batches per length-sorted bucket (1: no bucketing)
+    "max_padding": "auto",  # halve tail batches padded more than this (auto: 0.25 on CPUs, 1 = never on GPUs)
     "seed": 42,
 }
 
@@ -198,16 +199,29 @@ def collate(t: Mapping[str, torch.Tensor], obj: torch.Tensor, ends: torch.Tensor
     return {"x": x, "static": t["static"][obj], "leaf": t["leaf"][obj]}
 
 
-def bucket_batches(ends: np.ndarray, batch_size: int, bucket: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+def bucket_batches(
+    ends: np.ndarray, batch_size: int, bucket: int, rng: np.random.Generator | None, max_padding: float = 1.0
+) -> list[np.ndarray]:
     """Positions into ``ends`` grouped into batches: consecutive groups of ``bucket * batch_size``
-    sorted by window length, cut into batches; the batch order is shuffled when ``rng`` is given."""
+    sorted by window length, cut into batches; a batch whose padding (fraction of its
+    ``len * max`` area) exceeds ``max_padding`` is halved until it does not (the long tail of the
+    length distribution); the batch order is shuffled when ``rng`` is given."""
     n = len(ends)
     group = max(1, bucket) * batch_size
-    batches: list[np.ndarray] = []
+    todo: list[np.ndarray] = []
     for g0 in range(0, n, group):  # loop over buckets (a few hundred per epoch), not objects
         pos = np.arange(g0, min(n, g0 + group))
         pos = pos[np.argsort(ends[pos], kind="stable")]
-        batches.extend(np.split(pos, np.arange(batch_size, len(pos), batch_size)))
+        todo.extend(np.split(pos, np.arange(batch_size, len(pos), batch_size)))
+    batches: list[np.ndarray] = []
+    while todo:  # loop over batches; only the tail ones split
+        b = todo.pop()
+        e = ends[b]
+        if len(b) > 1 and max_padding < 1.0 and 1.0 - e.sum() / (len(b) * e.max()) > max_padding:
+            todo.extend(np.array_split(b, 2))
+        else:
+            batches.append(b)
+    batches.reverse()
     if rng is not None:
         batches = [batches[i] for i in rng.permutation(len(batches))]
     return batches
@@ -252,7 +266,11 @@ def _rank_world(trainer: Any) -> tuple[int, int]:
 
 
 class _TrainBatches(IterableDataset):
-    """One epoch of bucketed training batches (obj, ends) per iteration, split between ranks."""
+    """One epoch of bucketed training batches (obj, ends) per iteration, split between ranks.
+
+    No ``__len__``: tail batches may be split, so the count varies between epochs and Lightning
+    runs each epoch to the iterator's end (every rank gets the same count).
+    """
 
     def __init__(self, dm: "ShardDataModule"):
         self.dm = dm
@@ -267,15 +285,14 @@ class _TrainBatches(IterableDataset):
         obj = rng.permutation(dm.ts.train_idx)
         d = dm.ts.data
         ends = augment.sample_ends(dm.t, d.offsets, d.first_det, obj, dm.augment_cfg, rng)
-        batches = bucket_batches(ends, int(dm.cfg["batch_size"]), int(dm.cfg["bucket_batches"]), rng)
+        max_pad = dm.cfg["max_padding"]
+        if max_pad == "auto":  # padded batches compute on padding only on the CPU (GPU batches are packed)
+            on_cpu = trainer is None or trainer.strategy.root_device.type == "cpu"
+            max_pad = 0.25 if on_cpu else 1.0
+        batches = bucket_batches(ends, int(dm.cfg["batch_size"]), int(dm.cfg["bucket_batches"]), rng, float(max_pad))
         rank, world = _rank_world(trainer)
         n = len(batches) // world * world if world > 1 else len(batches)
         return [_descending(obj[b], ends[b]) for b in batches[rank:n:world]]
-
-    def __len__(self) -> int:
-        n = -(-len(self.dm.ts.train_idx) // int(self.dm.cfg["batch_size"]))
-        _, world = _rank_world(self.dm.trainer)
-        return max(1, n // world) if world > 1 else n
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(_Plan(self._plan()))

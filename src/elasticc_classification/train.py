@@ -43,7 +43,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "patience": 5,  # early stopping: epochs without val_loss improvement
     "gradient_clip": 1.0,
     "progress_bar": True,
-    "limit_train_batches": None,  # debugging: fraction or count of batches per epoch
+    "limit_train_batches": None,  # debugging: number of batches per epoch (an integer)
     "threads": 2,  # resources of the train rule (threads = torch CPU threads)
     "mem_mb": 8000,
     "runtime": 240,  # minutes
