@@ -121,3 +121,15 @@ def test_bad_inputs_give_one_clear_error(artifact, tmp_path, capsys):
     with pytest.raises(InputError, match="model"):
         P.predict(tmp_path / "none.ckpt", [tmp_path / "junk.parquet"], tmp_path / "o.parquet")
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_old_snana_layout_without_detections(realdata, artifact, tmp_path):
+    """SNLS pair (lower-case names, string SNIDs, PHOTFLAG always 0): found from the HEAD alone;
+    no detection, so no usable observation under the default preprocessing: NaN and the reason."""
+    head = realdata / "snls_snana_example" / "snana_fits_example_head.fits"
+    t = P.predict(artifact, [head], tmp_path / "snls.parquet")
+    assert t.column("SNID").to_pylist() == ["03D1aw", "03D1ax"]
+    assert set(t.column("status").to_pylist()) == {P.NO_OBSERVATION}
+    assert np.isnan(t.column("SN").to_numpy()).all()
+    with pytest.raises(InputError, match="no input"):
+        P.predict(artifact, [], tmp_path / "none.parquet")

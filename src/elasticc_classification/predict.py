@@ -224,6 +224,8 @@ def read_input(path: str | Path, phot: str | Path | None = None) -> list[tuple[s
             raise InputError(f"{path}: not a parquet file nor a *_HEAD.FITS[.gz] file; give the PHOT file too")
         kind, other = ("_HEAD.", "_PHOT.") if "_HEAD.FITS" in name else ("_PHOT.", "_HEAD.")
         i = name.rfind(kind)
+        if path.name[i : i + len(kind)].islower():
+            other = other.lower()
         partner = path.with_name(path.name[:i] + other + path.name[i + len(kind) :])
         if not partner.exists():
             raise InputError(f"{path}: its partner {partner.name} is not beside it; give both files")
@@ -326,6 +328,8 @@ def predict(
     """Classify every object of ``inputs`` (see :func:`read_input`) and write one parquet ``out``."""
     if days is not None and not days >= 0:
         raise InputError(f"--days must be >= 0 days after the first detection, got {days}")
+    if not inputs:
+        raise InputError("no input given: give a HEAD/PHOT pair, a raw directory or parquet files")
     clf = load_classifier(model_path, runtime)
     if len(inputs) == 2 and all(str(p).upper().endswith((".FITS", ".FITS.GZ")) for p in inputs):
         head, phot = sorted(inputs, key=lambda p: "_PHOT.FITS" in str(p).upper())
