@@ -85,8 +85,10 @@ def raw_logits(model: Any, shard: Shard, ends: np.ndarray, batch_size: int = 102
 
     def forward(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            out = model(torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(static))
-        return out.double().numpy() * temp
+            dev = model.device
+            out = model(torch.from_numpy(x).to(dev), torch.from_numpy(lengths).to(dev), torch.from_numpy(static).to(dev),
+                        lengths_cpu=torch.from_numpy(lengths))
+        return out.double().cpu().numpy() * temp
 
     return batched(forward, shard, np.arange(len(shard)), ends, batch_size)
 
@@ -99,6 +101,17 @@ def marginals_from_logits(logits: np.ndarray, tax: Taxonomy, temperature: float 
 
     with torch.inference_mode():
         return log_marginals(torch.from_numpy(logits / temperature), tax).exp().numpy()
+
+
+def inference_device(device: str = "auto") -> str:
+    """``cuda`` when asked for or (``auto``) when a GPU is visible, else ``cpu``."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("device cuda asked for, but no GPU is visible: use cpu or auto")
+    return device
 
 
 def _temperature(model: Any) -> float:
@@ -148,12 +161,13 @@ def calibrate(
     days: Sequence[int | str] = (*M.DEFAULT_DAYS, "full"),
     batch_size: int = 1024,
     n_bins: int = 10,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Fit the temperature on the validation split; write the calibrated artifact ``out_model``
     (and a JSON summary ``out_json``: temperature, NLL and leaf ECE before and after)."""
     from .model import load_model
 
-    model = load_model(model_path)
+    model = load_model(model_path, map_location=inference_device(device))
     from .predict import model_taxonomy
 
     tax = model_taxonomy(model)
@@ -212,12 +226,13 @@ def evaluate(
     split: str = "test",
     batch_size: int = 1024,
     n_bins: int = 10,
+    device: str = "auto",
 ) -> list[dict[str, Any]]:
     """Score ``model_path`` on ``split`` at every truncation and on full light curves (see module doc)."""
     from .model import load_model
     from .predict import model_taxonomy
 
-    model = load_model(model_path)
+    model = load_model(model_path, map_location=inference_device(device))
     tax = model_taxonomy(model)
     temp = _temperature(model)
     data = load_split(shard_paths, split)

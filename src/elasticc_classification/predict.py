@@ -67,12 +67,12 @@ def batched(
 ) -> np.ndarray:
     """``forward`` (e.g. marginals ``(len(idx), n_nodes)``) of windows ``x[offsets[idx] : offsets[idx] + ends]``.
 
-    Windows are sorted by length before batching (little padding); results come back in the
-    order of ``idx``.
+    Windows are sorted by decreasing length before batching (little padding); results come back
+    in the order of ``idx``.
     """
     idx = np.asarray(idx, np.int64)
     ends = np.asarray(ends, np.int64)
-    order = np.argsort(ends, kind="stable")
+    order = np.argsort(-ends, kind="stable")  # decreasing length: little padding, packed sequences need no sort
     out: np.ndarray | None = None if n_nodes is None else np.empty((len(idx), n_nodes))
     for s in range(0, len(idx), batch_size):
         sel = order[s : s + batch_size]
