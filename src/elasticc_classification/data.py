@@ -7,8 +7,10 @@ DataLoader workers and no per-object Python: the loader yields a few small integ
 
 Batches are bucketed: each epoch the (capped) training objects are shuffled, their windows
 drawn, groups of ``bucket_batches`` batches sorted by window length and cut into batches, and
-the batch order shuffled again, so a batch is padded only to its own maximum (and the model
-packs it, so nothing is computed on padding). Validation uses fixed truncations (every
+the batch order shuffled again, so a batch is padded only to its own maximum. On GPUs the
+model packs each batch (nothing is computed on padding); on CPUs it runs padded (packed LSTMs are
+over ten times slower there) and tail batches padded more than ``max_padding`` are halved.
+Validation uses fixed truncations (every
 validation object at each of ``val_days`` days after its first detection), so the validation
 loss is comparable between epochs.
 """
