@@ -63,6 +63,7 @@ rule evaluate:
         days=EVAL_CFG["days"],
         batch_size=EVAL_CFG["batch_size"],
         bins=EVAL_CFG["reliability_bins"],
+        confusion_days=EVAL_CFG["confusion_days"],
     script:
         "../scripts/evaluate.py"
 

@@ -12,7 +12,8 @@ def main(snakemake) -> None:
 
     torch.set_num_threads(snakemake.threads)
     evaluate(snakemake.input.model, list(snakemake.input.shards), Path(snakemake.output.metrics).parent,
-             days=snakemake.params.days, batch_size=snakemake.params.batch_size, n_bins=snakemake.params.bins)
+             days=snakemake.params.days, batch_size=snakemake.params.batch_size, n_bins=snakemake.params.bins,
+             plot_days=snakemake.params.confusion_days)
 
 
 run_script(main, snakemake)  # noqa: F821 (injected by Snakemake)

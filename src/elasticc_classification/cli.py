@@ -57,9 +57,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     if args.calibrate:
         model = args.out_dir / "model_calibrated.ckpt"
         calibrate(args.model, args.shards, model, args.out_dir / "calibration.json", batch_size=args.batch_size)
-    evaluate(model, args.shards, args.out_dir, days=args.days, batch_size=args.batch_size)
+    conf = [d for d in args.confusion_days if d in args.days]
+    evaluate(model, args.shards, args.out_dir, days=args.days, batch_size=args.batch_size, plot_days=conf)
     if args.plots:
-        make_plots(args.out_dir, args.out_dir / "plots", loss_csv=args.loss_csv)
+        make_plots(args.out_dir, args.out_dir / "plots", confusion_days=conf, loss_csv=args.loss_csv)
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
@@ -133,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("shards", type=Path, nargs="+", help="tensor shards (the test split is evaluated)")
     ev.add_argument("out_dir", type=Path, help="output directory (metrics.json, metrics.csv, per_class.csv, predictions.npz)")
     ev.add_argument("--days", type=int, nargs="+", default=list(DEFAULT_DAYS), help="truncations, days after the first detection")
+    ev.add_argument("--confusion-days", type=int, nargs="*", default=[0, 8, 64],
+                    help="confusion matrices at these truncations (those in --days) and on full light curves")
     ev.add_argument("--calibrate", action="store_true", help="fit a temperature on the validation split first")
     ev.add_argument("--plots", action="store_true", help="also write the PNG figures to OUT_DIR/plots")
     ev.add_argument("--loss-csv", type=Path, help="the trainer's CSVLogger metrics.csv (adds loss.png to --plots)")

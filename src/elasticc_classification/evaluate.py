@@ -10,7 +10,8 @@ It writes to ``out_dir``:
                                   ``ece_uncalibrated`` (same logits with temperature 1)
 ``per_class.csv``                 precision, recall, F1 and support per (level, days, class)
 ``predictions.npz``               ``leaf`` (N,), ``days`` (D,) labels, ``marginals`` (D, N, n_nodes)
-                                  float32, the input of :func:`make_plots`
+                                  float32 for the truncations ``plot_days`` and ``"full"``: the
+                                  input of :func:`make_plots`
 
 ``calibrate`` fits the temperature T (logits / T) that minimises the negative log-likelihood of
 the true leaf on the validation split (pooled over the same truncations) and writes a copy of
@@ -227,6 +228,7 @@ def evaluate(
     batch_size: int = 1024,
     n_bins: int = 10,
     device: str = "auto",
+    plot_days: Sequence[int] = DEFAULT_CONFUSION_DAYS,
 ) -> list[dict[str, Any]]:
     """Score ``model_path`` on ``split`` at every truncation and on full light curves (see module doc)."""
     from .model import load_model
@@ -244,7 +246,8 @@ def evaluate(
     labels: list[int | str] = [int(d) for d in days] + ["full"]
     records: list[dict[str, Any]] = []
     per_class: list[dict[str, Any]] = []
-    marg_all = np.empty((len(labels), len(data), tax.n_nodes), np.float32)
+    kept = [d for d in labels if d == "full" or int(d) in {int(p) for p in plot_days}]
+    marg_kept = np.empty((len(kept), len(data), tax.n_nodes), np.float32)
     leaf = data.leaf.astype(np.int64)
     for k, d in enumerate(labels):
         ends = truncation_ends(data, d)
@@ -258,12 +261,13 @@ def evaluate(
             r["mean_n_obs"] = float(ends.mean())
         records += recs
         per_class += pcs
-        marg_all[k] = marg
+        if d in kept:
+            marg_kept[kept.index(d)] = marg
         log.info("days %s: mean %.1f observations, leaf macro F1 %.3f (n=%d)", d, ends.mean(), recs[-1]["macro_f1"], recs[-1]["n"])
     out_dir = Path(out_dir)
     write_metrics(records, out_dir / "metrics.json", out_dir / "metrics.csv")
     _write_csv(per_class, out_dir / "per_class.csv")
-    write_predictions(out_dir / "predictions.npz", tax, leaf, labels, marg_all)
+    write_predictions(out_dir / "predictions.npz", tax, leaf, kept, marg_kept)
     return records
 
 
@@ -271,7 +275,7 @@ def write_predictions(path: str | Path, tax: Taxonomy, leaf: np.ndarray, labels:
     """``predictions.npz``: true ``leaf`` (N,), ``days`` labels (D,), ``marginals`` (D, N, n_nodes), taxonomy."""
     with atomic_output(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, leaf=np.asarray(leaf, np.int64), days=np.array([str(d) for d in labels]),
+            np.savez(fh, leaf=np.asarray(leaf, np.int64), days=np.array([str(d) for d in labels]),
                                 marginals=np.asarray(marg, np.float32), taxonomy=json.dumps(tax.to_dict()))
 
 
