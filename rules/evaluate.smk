@@ -17,16 +17,13 @@ if _bad_confusion:
 _CONFUSION_PNGS = [n for n in _eval_plot_names(_EVAL_TAX, EVAL_CFG["confusion_days"]) if n.startswith("confusion_")]
 MODEL_CKPT = RESULTS / "model/model.ckpt"
 EVAL_MODEL = RESULTS / "model/model_calibrated.ckpt" if EVAL_CFG["calibrate"] else MODEL_CKPT
-
-
-def _all_shards(wildcards=None):
-    return all_chunk_files(str(RESULTS / "shards/{model}/{chunk}.arrow"))
+SHARDS = all_chunk_files(str(RESULTS / "shards/{model}/{chunk}.arrow"))
 
 
 rule calibrate:
     input:
         model=MODEL_CKPT,
-        shards=_all_shards,
+        shards=SHARDS,
     output:
         model=RESULTS / "model/model_calibrated.ckpt",
         summary=report(EVAL / "calibration.json", caption="../report/calibration.rst", category="Evaluation", subcategory="Calibration"),
@@ -47,7 +44,7 @@ rule calibrate:
 rule evaluate:
     input:
         model=EVAL_MODEL,
-        shards=_all_shards,
+        shards=SHARDS,
     output:
         metrics=EVAL / "metrics.json",
         csv=report(EVAL / "metrics.csv", caption="../report/metrics.rst", category="Evaluation", subcategory="Tables"),
