@@ -196,6 +196,16 @@ def test_restart_resumes_from_last_checkpoint(trained, shards, caplog):
     assert load_model(out).artifact_meta["epochs_run"] == 5
 
 
+def test_gru_flat_loss_cosine_schedule_train(shards, tmp_path):
+    cfg = {**SMALL, "max_epochs": 2, "model": {**SMALL["model"], "cell": "gru"}, "loss": {"kind": "flat"}, "optim": {"schedule": "cosine"}}
+    train.fit(shards, tmp_path / "m.ckpt", cfg=cfg, augment_cfg={"mode": "fraction"}, taxonomy=TAX, metrics_out=tmp_path / "metrics.csv")
+    m = load_model(tmp_path / "m.ckpt")
+    assert isinstance(m.rnn, torch.nn.GRU) and m.hparams["loss"]["kind"] == "flat"
+    rows = _rows(tmp_path / "metrics.csv")
+    lrs = [float(r["lr-Adam"]) for r in rows if r.get("lr-Adam")]
+    assert len(lrs) == 2 and lrs[1] < lrs[0]  # cosine decay
+
+
 def test_changed_inputs_start_afresh(tmp_path):
     ck = tmp_path / "ck"
     ck.mkdir()

@@ -182,7 +182,7 @@ def fit(
     """Train on ``shard_paths`` and write the artifact ``out`` (and ``metrics_out``, the merged CSV
     log). ``taxonomy`` None: the one stored in the first shard. Returns the best model (CPU, eval)."""
     import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+    from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
 
     cfg = resolve_config(cfg)
@@ -228,7 +228,12 @@ def fit(
 
     resume = _prepare_ckpt_dir(ckpt_dir, _fingerprint(shard_paths, cfg, augment_cfg, taxonomy))
     ckpt_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_loss", mode="min", save_top_k=1, save_last=True)
-    callbacks = [ckpt_cb, EarlyStopping(monitor="val_loss", mode="min", patience=int(cfg["patience"])), _Throughput.make()]
+    callbacks = [
+        ckpt_cb,
+        EarlyStopping(monitor="val_loss", mode="min", patience=int(cfg["patience"])),
+        LearningRateMonitor(logging_interval="epoch"),  # lr-Adam in metrics.csv
+        _Throughput.make(),
+    ]
     if cfg["progress_bar"]:
         callbacks.append(TQDMProgressBar(refresh_rate=20))
     loggers = [CSVLogger(str(ckpt_dir), name="logs")]
