@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402,F401
 import numpy as np  # noqa: E402
 
 from .errors import InputError, atomic_output  # noqa: E402
@@ -136,6 +137,7 @@ def plot_loss(metrics_csv: str | Path, path: str | Path) -> None:
     for name, (e, v) in sorted(curves.items()):
         ax.plot(e, v, marker="o", ms=3, label=name)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel("loss (weighted hierarchical cross-entropy)")
     if not curves:
         ax.text(0.5, 0.5, "no loss column in the training log", ha="center", transform=ax.transAxes)
