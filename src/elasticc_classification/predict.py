@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -191,7 +192,13 @@ def model_feature_cfg(model: Any) -> dict[str, Any]:
 
 
 def read_input(path: str | Path, phot: str | Path | None = None) -> list[tuple[str, pa.Table]]:
-    """Converted tables of ``path``: ``(source name, table)`` per parquet file or HEAD/PHOT pair.
+    """Converted tables of ``path``: ``(source name, table)`` per parquet file or HEAD/PHOT pair."""
+    return [(src, load()) for src, load in input_sources(path, phot)]
+
+
+def input_sources(path: str | Path, phot: str | Path | None = None) -> list[tuple[str, Callable[[], pa.Table]]]:
+    """``(source name, loader)`` per parquet file or HEAD/PHOT pair of ``path``: every file is found
+    and checked for a partner first (bad input fails before any work); tables are read one at a time.
 
     ``path`` is a parquet file, a HEAD file (with ``phot`` or its ``_PHOT`` partner beside it),
     or a raw directory of chunk pairs (or of parquet files).
@@ -209,16 +216,16 @@ def read_input(path: str | Path, phot: str | Path | None = None) -> list[tuple[s
         except LayoutError:  # not a raw directory: a model directory of pairs, or parquet files
             heads = sorted(path.glob("*_HEAD.FITS*"))
             if heads:
-                return [t for h in heads for t in read_input(h)]
+                return [t for h in heads for t in input_sources(h)]
             parquets = sorted(path.glob("*.parquet"))
             if not parquets:
                 raise InputError(f"{path}: no HEAD/PHOT pairs (in <MODEL>/ subdirectories or directly) and no parquet files; "
                                  "give a raw directory, a model directory, or parquet files") from None
-            return [(str(p), _read_parquet(p)) for p in parquets]
-        return [(str(p.head), read_pair(p.head, p.phot, model=p.model)) for p in pairs]
+            return [(str(p), partial(_read_parquet, p)) for p in parquets]
+        return [(str(p.head), partial(read_pair, p.head, p.phot, model=p.model)) for p in pairs]
     name = path.name.upper()
     if name.endswith(".PARQUET"):
-        return [(str(path), _read_parquet(path))]
+        return [(str(path), partial(_read_parquet, path))]
     if phot is None:
         if "_HEAD.FITS" not in name and "_PHOT.FITS" not in name:
             raise InputError(f"{path}: not a parquet file nor a *_HEAD.FITS[.gz] file; give the PHOT file too")
@@ -232,7 +239,7 @@ def read_input(path: str | Path, phot: str | Path | None = None) -> list[tuple[s
         head, phot = (path, partner) if kind == "_HEAD." else (partner, path)
     else:
         head = path
-    return [(str(head), read_pair(head, phot, model=_model_or_unknown(head)))]
+    return [(str(head), partial(read_pair, head, phot, model=_model_or_unknown(head)))]
 
 
 def _model_or_unknown(head: Path) -> str:
@@ -333,10 +340,10 @@ def predict(
     clf = load_classifier(model_path, runtime)
     if len(inputs) == 2 and all(str(p).upper().endswith((".FITS", ".FITS.GZ")) for p in inputs):
         head, phot = sorted(inputs, key=lambda p: "_PHOT.FITS" in str(p).upper())
-        tables = read_input(head, phot=phot)
+        tables = input_sources(head, phot=phot)
     else:
-        tables = [t for p in inputs for t in read_input(p)]
-    parts = [predict_table(clf, t, days, per_epoch, batch_size, source=src) for src, t in tables]
+        tables = [t for p in inputs for t in input_sources(p)]
+    parts = [predict_table(clf, load(), days, per_epoch, batch_size, source=src) for src, load in tables]  # one table in memory at a time
     if len({p.schema.field("SNID").type for p in parts}) > 1:
         parts = [p.set_column(0, "SNID", p.column("SNID").cast(pa.string())) for p in parts]
     result = pa.concat_tables(parts)
