@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import resource
 import sys
 import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as scripts/train.py and the CLI do (before torch loads)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
@@ -179,7 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     variants = a.variants or (["32-true:pack", "32-true:pad", "bf16-mixed:pack", "bf16-mixed:pack:rnn16"] if gpu else ["32-true:auto"])
     tax = Taxonomy.load()
     dev_name = torch.cuda.get_device_name() if gpu else f"cpu ({a.threads} threads)"
-    print(f"# train throughput on {dev_name}, torch {torch.__version__}, batch {a.batch_size}, {n_obj} objects, {steps} timed steps", flush=True)
+    print(f"# train throughput on {dev_name}, torch {torch.__version__}, batch {a.batch_size}, {n_obj} objects, {steps} timed steps, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}", flush=True)
     cfg = {**TRAIN_DEFAULTS, "batch_size": a.batch_size, "max_per_leaf": None, "val_days": [1.0]}
     for sc in a.scenarios:
         t0 = time.perf_counter()

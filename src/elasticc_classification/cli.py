@@ -44,6 +44,9 @@ def _cmd_tensorize(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP (see scripts/train.py)
     from .train import run_cli
 
     run_cli(args.shards, args.out, config=args.config, taxonomy=args.taxonomy, metrics=args.metrics,
