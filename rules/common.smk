@@ -10,6 +10,10 @@ from elasticc_classification.mock import MODELS as MOCK_MODELS
 
 validate(config, schema="../config/schema.yaml")
 
+# Conda environments for `--sdm conda` (paths relative to rules/; envs/*.yaml mirror pyproject).
+CONDA_CPU = "../envs/cpu.yaml"
+CONDA_TRAIN = "../envs/cuda.yaml" if config.get("train", {}).get("gpus", 0) else CONDA_CPU
+
 RESULTS = Path(config["results_dir"])
 LOGS = RESULTS / "logs"
 

@@ -15,6 +15,8 @@ rule convert:
         runtime=config["resources"]["convert"]["runtime"],
     params:
         model=lambda wc: wc.model,
+    conda:
+        CONDA_CPU
     script:
         "../scripts/convert.py"
 

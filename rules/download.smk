@@ -18,5 +18,7 @@ rule download:
     resources:
         mem_mb=500,
         runtime=600,
+    conda:
+        CONDA_CPU
     script:
         "../scripts/download.py"

@@ -37,6 +37,8 @@ rule calibrate:
         days=EVAL_CFG["days"],
         batch_size=EVAL_CFG["batch_size"],
         bins=EVAL_CFG["reliability_bins"],
+    conda:
+        CONDA_CPU
     script:
         "../scripts/calibrate.py"
 
@@ -61,6 +63,8 @@ rule evaluate:
         batch_size=EVAL_CFG["batch_size"],
         bins=EVAL_CFG["reliability_bins"],
         confusion_days=EVAL_CFG["confusion_days"],
+    conda:
+        CONDA_CPU
     script:
         "../scripts/evaluate.py"
 
@@ -85,6 +89,8 @@ rule evaluation_plots:
     params:
         confusion_days=EVAL_CFG["confusion_days"],
         bins=EVAL_CFG["reliability_bins"],
+    conda:
+        CONDA_CPU
     script:
         "../scripts/evaluation_plots.py"
 

@@ -31,5 +31,7 @@ if not config.get("raw_dir"):
             objects_per_chunk=config["mock"]["objects_per_chunk"],
             seed=config["mock"]["seed"],
             prefix=config["mock"]["prefix"],
+        conda:
+            CONDA_CPU
         script:
             "../scripts/mock.py"

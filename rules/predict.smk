@@ -23,6 +23,8 @@ if PREDICT_CFG["input_dir"]:
             per_epoch=PREDICT_CFG["per_epoch"],
             runtime=PREDICT_CFG["runtime"],
             batch_size=PREDICT_CFG["batch_size"],
+        conda:
+            CONDA_CPU
         script:
             "../scripts/predict.py"
 

@@ -17,6 +17,8 @@ rule tensorize:
         runtime=config["resources"]["tensorize"]["runtime"],
     params:
         cfg=config.get("tensorize", {}),
+    conda:
+        CONDA_CPU
     script:
         "../scripts/tensorize.py"
 
@@ -39,6 +41,8 @@ rule lightcurve_gallery:
         runtime=config["resources"]["tensorize"]["runtime"],
     params:
         cfg=config.get("tensorize", {}),
+    conda:
+        CONDA_CPU
     script:
         "../scripts/lightcurve_gallery.py"
 

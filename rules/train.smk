@@ -27,6 +27,8 @@ rule train:
         gpu=config.get("train", {}).get("gpus", 0),
         mem_mb=config.get("train", {}).get("mem_mb", 8000),
         runtime=config.get("train", {}).get("runtime", 240),
+    conda:
+        CONDA_TRAIN
     script:
         "../scripts/train.py"
 
