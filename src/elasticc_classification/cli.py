@@ -55,13 +55,15 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import calibrate, evaluate, make_plots
+    from .metrics import DEFAULT_DAYS
 
+    days = args.days if args.days is not None else list(DEFAULT_DAYS)
     model = args.model
     if args.calibrate:
         model = args.out_dir / "model_calibrated.ckpt"
         calibrate(args.model, args.shards, model, args.out_dir / "calibration.json", batch_size=args.batch_size)
-    conf = [d for d in args.confusion_days if d in args.days]
-    evaluate(model, args.shards, args.out_dir, days=args.days, batch_size=args.batch_size, plot_days=conf)
+    conf = [d for d in args.confusion_days if d in days]
+    evaluate(model, args.shards, args.out_dir, days=days, batch_size=args.batch_size, plot_days=conf)
     if args.plots:
         make_plots(args.out_dir, args.out_dir / "plots", confusion_days=conf, loss_csv=args.loss_csv)
 
@@ -120,8 +122,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--taxonomy", type=Path, help="taxonomy YAML (default: the config's taxonomy, else the built-in ORACLE taxonomy)")
     t.set_defaults(func=_cmd_tensorize)
 
-    from .metrics import DEFAULT_DAYS
-
     tr = sub.add_parser("train", help="train the hierarchical classifier on tensor shards -> model artifact")
     tr.add_argument("shards", type=Path, nargs="+", help="tensor shards (.arrow) holding train and validation objects")
     tr.add_argument("--out", type=Path, required=True, help="model artifact to write (model.ckpt)")
@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("model", type=Path, help="model artifact (model.ckpt)")
     ev.add_argument("shards", type=Path, nargs="+", help="tensor shards (the test split is evaluated)")
     ev.add_argument("out_dir", type=Path, help="output directory (metrics.json, metrics.csv, per_class.csv, predictions.npz)")
-    ev.add_argument("--days", type=int, nargs="+", default=list(DEFAULT_DAYS), help="truncations, days after the first detection")
+    ev.add_argument("--days", type=int, nargs="+", default=None,
+                    help="truncations, days after the first detection (default 0 1 2 4 ... 1024)")
     ev.add_argument("--confusion-days", type=int, nargs="*", default=[0, 8, 64],
                     help="confusion matrices at these truncations (those in --days) and on full light curves")
     ev.add_argument("--calibrate", action="store_true", help="fit a temperature on the validation split first")
