@@ -416,7 +416,6 @@ def synthetic_shard(
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
     n_obs = int(offsets[-1])
-    obj = np.repeat(np.arange(n), lengths)
     gaps = rng.exponential(3.0, n_obs)
     gaps[offsets[:-1]] = 0.0
     t = np.cumsum(gaps)

@@ -8,8 +8,8 @@ from typing import Any, Mapping
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 
+from .configfile import read_config
 from .errors import InputError
 from .features import PHOT_REQUIRED, build_shard, resolve_config
 from .shards import Shard, write_shard
@@ -48,14 +48,7 @@ def load_config(path: str | Path | None) -> tuple[dict[str, Any], str | None]:
     """
     if path is None:
         return resolve_config({}), None
-    try:
-        spec = yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as e:
-        raise InputError(f"cannot read config file {path}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise InputError(f"{path}: not valid YAML: {e}") from None
-    if not isinstance(spec, Mapping):
-        raise InputError(f"{path}: expected a mapping at the top level")
+    spec = read_config(path)
     if "tensorize" in spec:
         return resolve_config(spec.get("tensorize") or {}), spec.get("taxonomy")
     return resolve_config(spec), None

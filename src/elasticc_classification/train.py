@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from . import __version__
+from .configfile import read_config
 from .data import DATA_DEFAULTS, ShardDataModule, load_training_set
 from .errors import InputError, atomic_output
 from .model import LOSS_DEFAULTS, MODEL_DEFAULTS, OPTIM_DEFAULTS, HierarchicalClassifier, artifact_dict
@@ -316,18 +317,7 @@ def run_cli(
     threads: int | None = None,
 ) -> None:
     """``elasticc-classification train``: read the config file's ``train``/``augment`` sections and fit."""
-    import yaml
-
-    conf: dict[str, Any] = {}
-    if config is not None:
-        try:
-            conf = yaml.safe_load(Path(config).read_text()) or {}
-        except OSError as e:
-            raise InputError(f"cannot read config file {config}: {e.strerror}") from None
-        except yaml.YAMLError as e:
-            raise InputError(f"{config}: not valid YAML: {e}") from None
-        if not isinstance(conf, dict):
-            raise InputError(f"{config}: a config file is a mapping with train/augment sections")
+    conf: dict[str, Any] = read_config(config) if config is not None else {}
     cfg = resolve_config(conf.get("train"))
     torch.set_num_threads(max(1, int(threads or cfg["threads"])))
     tax_path = taxonomy or conf.get("taxonomy")
