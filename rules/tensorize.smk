@@ -32,7 +32,12 @@ rule lightcurve_gallery:
         parquets=_model_parquets,
         taxonomy=config["taxonomy"],
     output:
-        RESULTS / "plots/lightcurves/{model}.png",
+        report(
+            RESULTS / "plots/lightcurves/{model}.png",
+            caption="../report/lightcurves.rst",
+            category="Light curves",
+            labels={"model": "{model}"},
+        ),
     log:
         LOGS / "lightcurve_gallery/{model}.log",
     threads: 1
