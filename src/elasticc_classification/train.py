@@ -40,8 +40,8 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "num_nodes": 1,
     "strategy": "auto",  # auto | ddp | ddp_spawn | ...
     "precision": "auto",  # auto (bf16-mixed on GPUs that have it, else 32-true) | 32-true | bf16-mixed | 16-mixed
-    "max_epochs": 30,
-    "patience": 5,  # early stopping: epochs without val_loss improvement
+    "max_epochs": 100,
+    "patience": 10,  # early stopping: epochs without val_loss improvement
     "gradient_clip": 1.0,
     "progress_bar": True,
     "limit_train_batches": None,  # debugging: number of batches per epoch (an integer)
