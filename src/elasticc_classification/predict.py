@@ -34,6 +34,7 @@ from .augment import days_ends, pad_windows
 from .errors import InputError, atomic_output
 from .shards import Shard
 from .taxonomy import Taxonomy
+from .tensorize import read_parquet
 
 log = logging.getLogger(__name__)
 
@@ -221,11 +222,11 @@ def input_sources(path: str | Path, phot: str | Path | None = None) -> list[tupl
             if not parquets:
                 raise InputError(f"{path}: no HEAD/PHOT pairs (in <MODEL>/ subdirectories or directly) and no parquet files; "
                                  "give a raw directory, a model directory, or parquet files") from None
-            return [(str(p), partial(_read_parquet, p)) for p in parquets]
+            return [(str(p), partial(read_parquet, p)) for p in parquets]
         return [(str(p.head), partial(read_pair, p.head, p.phot, model=p.model)) for p in pairs]
     name = path.name.upper()
     if name.endswith(".PARQUET"):
-        return [(str(path), partial(_read_parquet, path))]
+        return [(str(path), partial(read_parquet, path))]
     if phot is None:
         if "_HEAD.FITS" not in name and "_PHOT.FITS" not in name:
             raise InputError(f"{path}: not a parquet file nor a *_HEAD.FITS[.gz] file; give the PHOT file too")
@@ -249,13 +250,6 @@ def _model_or_unknown(head: Path) -> str:
         return model_from_path(head)
     except Exception:  # noqa: BLE001 - any odd directory: the model name is only a label here
         return "unknown"
-
-
-def _read_parquet(path: Path) -> pa.Table:
-    try:
-        return pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as e:
-        raise InputError(f"{path}: not a readable parquet file ({e}); reconvert it") from None
 
 
 # --- prediction ----------------------------------------------------------------------------

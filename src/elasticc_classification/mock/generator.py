@@ -11,7 +11,6 @@ those never detected are dropped (counted in the log).
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,8 +203,6 @@ def write_chunk(outdir: str | Path, prefix: str, model: str, chunk: int, objects
         write_fits_gz(th, primary_hdu(schema.primary_cards("HEAD", prefix, model, tag, not spec.galactic,
                                                            spec.sim_model_index)),
                       table_hdu(head, schema.HEAD_GALACTIC if spec.galactic else schema.HEAD_EXTRAGALACTIC, "Header"))
-        os.chmod(th, 0o644)  # mkstemp creates 0600; the sample is data to share
-        os.chmod(tp, 0o644)
     log.info("mock %s chunk %s: %d objects, %d observations; %d of %d simulated candidates never detected "
              "(dropped)", model, tag, n, int(objs.nobs.sum()) if n else 0, undetected, tried)
     return head_path, phot_path
