@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every GPU check and benchmark of the project, in one go (about 3 minutes on an H100; the
-# timeouts below cap it at 6.5, prediction included).
+# Every GPU check and benchmark of the project, in one go (about 4 minutes on an H100; the
+# timeouts below cap it at 7, prediction included).
 #
 #   bash bench/gpu_check.sh            # from anywhere; figures also go to $OUT/gpu_figures.txt when OUT is set
 #
@@ -54,9 +54,9 @@ START=$SECONDS
 # --- training throughput (issue 5) -------------------------------------------------------
 if [ "$HAS_CUDA" = 1 ]; then
     echo "== training throughput on the GPU (bench/train_throughput.py)"
-    timeout 150 "$PY" bench/train_throughput.py --device cuda --scenarios elasticc uniform500 \
+    timeout 240 "$PY" bench/train_throughput.py --device cuda --scenarios elasticc uniform500 \
         --objects 150000 --steps 120 --warmup 20 \
-        --variants 32-true:pack bf16-mixed:pack "${FIGARG[@]}" \
+        --variants 32-true:auto 32-true:auto:mp25 32-true:pack bf16-mixed:auto bf16-mixed:auto:mp25 bf16-mixed:auto:rnn16 "${FIGARG[@]}" \
         || figure "train_throughput FAILED or timed out (exit $?)"
 else
     echo "SKIP GPU training throughput: no CUDA device; a short CPU measurement instead"
@@ -69,7 +69,7 @@ fi
 if [ "$HAS_CUDA" = 1 ]; then
     echo "== GPU tests"
     if "$PY" -c "import pytest" >/dev/null 2>&1; then
-        timeout 60 "$PY" -m pytest -q -p no:cacheprovider -p no:warnings workflow_tests/test_model.py workflow_tests/test_train.py -k "cuda or gpu"
+        timeout 120 "$PY" -m pytest -q -p no:cacheprovider -p no:warnings workflow_tests/test_model.py workflow_tests/test_train.py -k "cuda or gpu"
         figure "gpu_tests test_model+test_train -k cuda/gpu exit=$?"
     else
         figure "gpu_tests SKIPPED: pytest missing"

@@ -15,8 +15,9 @@ against the bare baseline measured in this process; peak memory from getrusage /
     python3 bench/train_throughput.py --device cuda --scenarios elasticc uniform500 fixed100 \\
         --variants 32-true:pack 32-true:pad bf16-mixed:pack bf16-mixed:pack:rnn16 --objects 200000 --steps 150
 
-A variant is ``precision:pack|pad|auto[:rnn16]``: Lightning precision, the model's ``pack`` setting,
-and ``rnn16`` to let autocast reach the LSTM (PyTorch then runs cuDNN RNNs in float16).
+A variant is ``precision:pack|pad|auto[:rnn16][:mpNN]``: Lightning precision, the model's ``pack``
+setting, ``rnn16`` to let autocast reach the LSTM (PyTorch then runs cuDNN RNNs in float16), and
+``mpNN`` to set ``max_padding`` to NN % (default ``auto``).
 """
 
 from __future__ import annotations
@@ -209,9 +210,11 @@ def main(argv: list[str] | None = None) -> None:
                 prec, pack_s, *rest = variant.split(":") + ["auto"][: 2 - len(variant.split(":"))]
                 pack = {"pack": True, "pad": False, "auto": "auto"}[pack_s]
                 rnn16 = "rnn16" in rest
+                mp = [float(r[2:]) / 100 for r in rest if r.startswith("mp")]
+                vdm = ShardDataModule([], tax, {**cfg, "max_padding": mp[0]}, aug, training_set=ts) if mp else dm
                 label = f"model=default variant={variant}"
                 try:
-                    r = lightning_run(dm, ts, tax, a.device, prec, pack, rnn16, steps, warmup, TRAIN_DEFAULTS["gradient_clip"])
+                    r = lightning_run(vdm, ts, tax, a.device, prec, pack, rnn16, steps, warmup, TRAIN_DEFAULTS["gradient_clip"])
                 except Exception as e:  # report and go on: one failing setting must not hide the others
                     emit(f"train_throughput scenario={sc} {tag} {label} FAILED {type(e).__name__}: {str(e).splitlines()[0][:200]}", a.figures)
                     continue

@@ -7,10 +7,10 @@ DataLoader workers and no per-object Python: the loader yields a few small integ
 
 Batches are bucketed: each epoch the (capped) training objects are shuffled, their windows
 drawn, groups of ``bucket_batches`` batches sorted by window length and cut into batches, and
-the batch order shuffled again, so a batch is padded only to its own maximum. On GPUs the
-model packs each batch (nothing is computed on padding); on CPUs it runs padded (packed LSTMs are
-over ten times slower there) and tail batches padded more than ``max_padding`` are halved.
-Validation uses fixed truncations (every
+the batch order shuffled again, so a batch is padded only to its own maximum, and the model runs
+it padded: on CPUs packed LSTMs are over ten times slower, and on an H100 padded training batches
+ran 1.25x faster than packed ones (docs/train.md). On CPUs tail batches padded more than
+``max_padding`` are halved. Validation uses fixed truncations (every
 validation object at each of ``val_days`` days after its first detection), so the validation
 loss is comparable between epochs.
 """
@@ -42,7 +42,7 @@ DATA_DEFAULTS: dict[str, Any] = {
     "max_per_leaf": 40000,  # training objects kept per leaf (seeded); null keeps all
     "val_days": [1, 8, 32, 2048],  # fixed validation truncations, days after the first detection
     "bucket_batches": 32,  # batches per length-sorted bucket (1: no bucketing)
-    "max_padding": "auto",  # halve tail batches padded more than this (auto: 0.25 on CPUs, 1 = never on GPUs)
+    "max_padding": "auto",  # halve tail batches padded more than this (auto: 0.25 on CPUs, 1 = never on GPUs, where big batches win)
     "seed": 42,
 }
 
@@ -288,7 +288,7 @@ class _TrainBatches(IterableDataset):
         d = dm.ts.data
         ends = augment.sample_ends(dm.t, d.offsets, d.first_det, obj, dm.augment_cfg, rng)
         max_pad = dm.cfg["max_padding"]
-        if max_pad == "auto":  # padded batches compute on padding only on the CPU (GPU batches are packed)
+        if max_pad == "auto":  # on GPUs the full batch beat halving on uniform 1-500 lengths (0.89x with 0.25; docs/train.md)
             on_cpu = trainer is None or trainer.strategy.root_device.type == "cpu"
             max_pad = 0.25 if on_cpu else 1.0
         batches = bucket_batches(ends, int(dm.cfg["batch_size"]), int(dm.cfg["bucket_batches"]), rng, float(max_pad))

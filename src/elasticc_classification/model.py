@@ -32,7 +32,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "dropout": 0.1,  # between recurrent layers and in the head
     "static_hidden": 32,  # width of the static-feature branch (0: static features unused)
     "head_hidden": 64,
-    "pack": "auto",  # auto: padded on the CPU (batches are length-bucketed), packed on GPUs; true | false
+    "pack": "auto",  # auto: packed for GPU inference batches >= 256, else padded (batches are length-bucketed); true | false
     "rnn_autocast": False,  # let mixed precision reach the RNN (PyTorch then runs cuDNN RNNs in float16)
 }
 OPTIM_DEFAULTS: dict[str, Any] = {
@@ -41,6 +41,7 @@ OPTIM_DEFAULTS: dict[str, Any] = {
     "schedule": "plateau",  # plateau | cosine | none
     "plateau_patience": 3,  # epochs without val-loss improvement before the lr is halved
     "max_epochs": 30,  # cosine schedule length
+    "fused": "auto",  # fused Adam (one kernel per update): auto = on GPUs unless a 16-mixed loss scaler is in use
 }
 LOSS_DEFAULTS: dict[str, Any] = {"kind": "whce", "alpha": 0.5}  # kind: whce | flat
 
@@ -176,8 +177,8 @@ class HierarchicalClassifier(L.LightningModule):
     def _last_state(self, x: torch.Tensor, lengths: torch.Tensor, lengths_cpu: torch.Tensor | None) -> torch.Tensor:
         """Top-layer hidden state at each sequence's last valid step (B, hidden)."""
         pack = self.hparams["model"].get("pack", "auto")
-        if pack == "auto":
-            pack = x.is_cuda
+        if pack == "auto":  # measured (docs/train.md): padded wins on CPUs, for GPU training and single alerts;
+            pack = x.is_cuda and not torch.is_grad_enabled() and x.shape[0] >= 256  # packed for large GPU inference batches
         if pack:
             lc = (lengths_cpu if lengths_cpu is not None else lengths.detach().cpu()).to(torch.int64).clamp(min=1)
             ordered = bool((lc[:-1] >= lc[1:]).all())
@@ -218,10 +219,29 @@ class HierarchicalClassifier(L.LightningModule):
         self.log("val_loss", loss, on_epoch=True, batch_size=n, prog_bar=True, sync_dist=True)
         self.log("val_leaf_acc", acc, on_epoch=True, batch_size=n, sync_dist=True)
 
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        """Clip the true gradients. Without a loss scaler (32-true, bf16-mixed) they are clipped
+        here directly: Lightning's mixed-precision plugin refuses to clip for a fused optimizer
+        even when nothing is scaled. With a scaler (16-mixed), Lightning's own path."""
+        if gradient_clip_val and self._grad_scaler() is None:
+            params = [p for p in self.parameters() if p.grad is not None]
+            if gradient_clip_algorithm == "value":
+                torch.nn.utils.clip_grad_value_(params, gradient_clip_val)
+            else:
+                torch.nn.utils.clip_grad_norm_(params, gradient_clip_val)
+            return
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+    def _grad_scaler(self) -> Any:
+        """The loss scaler of a 16-mixed run (None for 32-true and bf16-mixed, or without a Trainer)."""
+        return getattr(getattr(self._trainer, "precision_plugin", None), "scaler", None)
+
     def configure_optimizers(self):
         o = self.hparams["optim"]
-        fused = next(self.parameters()).is_cuda  # one kernel for the whole update on GPUs
-        opt = torch.optim.Adam(self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"], fused=fused or None)
+        fused = o.get("fused", "auto")
+        if fused == "auto":  # one kernel for the whole update on GPUs; with a loss scaler Lightning must unscale before clipping
+            fused = next(self.parameters()).is_cuda and self._grad_scaler() is None
+        opt = torch.optim.Adam(self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"], fused=bool(fused) or None)
         if o["schedule"] == "plateau":
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=o["plateau_patience"])
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
