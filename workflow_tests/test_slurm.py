@@ -73,3 +73,46 @@ def test_tiny_workflow_through_slurm(cluster: dict, tmp_path: Path) -> None:
 
     # Up to date afterwards, seen through the same profiles.
     assert dry_run(wf, *args) == {}
+
+
+def test_ddp_launched_by_srun_trains_one_model(cluster: dict, tmp_path: Path) -> None:
+    """The multi-GPU recipe of README (sbatch --ntasks-per-node=G + srun ... train), with CPU
+    processes (gloo) in place of GPUs: Lightning reads the SLURM task layout, the two srun tasks form
+    one DDP group, and rank 0 alone writes one artifact."""
+    import sys
+
+    from elasticc_classification.data import synthetic_shard
+    from elasticc_classification.model import load_model
+    from elasticc_classification.shards import write_shard
+    from elasticc_classification.taxonomy import Taxonomy
+
+    tax = Taxonomy.load(ROOT / "config" / "taxonomy.yaml")
+    shards = []
+    for i in range(2):
+        shards.append(tmp_path / f"chunk{i}.arrow")
+        write_shard(synthetic_shard(600, tax, seed=i, median_length=30, max_length=150), shards[-1])
+    cfg = {
+        "taxonomy": str(ROOT / "config" / "taxonomy.yaml"),
+        "train": {"accelerator": "cpu", "devices": 2, "num_nodes": 1, "strategy": "ddp", "max_epochs": 1, "batch_size": 64,
+                  "progress_bar": False, "threads": 1, "val_days": [8], "model": {"hidden": 16, "layers": 1}},
+        "augment": {"mode": "days"},
+    }
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "model" / "model.ckpt"
+    log = tmp_path / "ddp.log"
+    train = f"{sys.executable} -m elasticc_classification.cli train {' '.join(map(str, shards))} --out {out} --config {tmp_path / 'cfg.yaml'}"
+    env = {**os.environ, **cluster, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
+    r = subprocess.run(
+        ["sbatch", "--wait", "--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1", "--mem=3000", f"--output={log}",
+         f"--chdir={tmp_path}", "--job-name=ddp-test", f"--wrap=srun {train}"],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    text = log.read_text() if log.exists() else ""
+    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}\n{text[-3000:]}"
+    assert "2 process(es)" in text, text[-3000:]
+    assert "GLOBAL_RANK: 0, MEMBER: 1/2" in text and "GLOBAL_RANK: 1, MEMBER: 2/2" in text, text[-3000:]
+    assert "SLURM auto-requeueing enabled" in text, "Lightning did not take the SLURM environment"
+    assert text.count(f"wrote {out} ") == 1, "rank 0 alone writes the artifact"
+    m = load_model(out)
+    assert m.artifact_meta["epochs_run"] == 1
+    assert not list(out.parent.glob("*.tmp*")), "partial outputs left"
