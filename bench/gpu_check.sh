@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU check and benchmark of the project, in one go (about 4 minutes on an H100; the
+# Every GPU check and benchmark of the project, in one go (about 2 minutes on an H100 or H200; the
 # timeouts below cap it at 7, prediction included).
 #
 #   bash bench/gpu_check.sh            # from anywhere; figures also go to $OUT/gpu_figures.txt when OUT is set
