@@ -192,11 +192,6 @@ def model_feature_cfg(model: Any) -> dict[str, Any]:
     return dict(hp["preprocess"])
 
 
-def read_input(path: str | Path, phot: str | Path | None = None) -> list[tuple[str, pa.Table]]:
-    """Converted tables of ``path``: ``(source name, table)`` per parquet file or HEAD/PHOT pair."""
-    return [(src, load()) for src, load in input_sources(path, phot)]
-
-
 def input_sources(path: str | Path, phot: str | Path | None = None) -> list[tuple[str, Callable[[], pa.Table]]]:
     """``(source name, loader)`` per parquet file or HEAD/PHOT pair of ``path``: every file is found
     and checked for a partner first (bad input fails before any work); tables are read one at a time.
@@ -326,7 +321,7 @@ def predict(
     runtime: str = "torch",
     batch_size: int = 1024,
 ) -> pa.Table:
-    """Classify every object of ``inputs`` (see :func:`read_input`) and write one parquet ``out``."""
+    """Classify every object of ``inputs`` (see :func:`input_sources`) and write one parquet ``out``."""
     if days is not None and not days >= 0:
         raise InputError(f"--days must be >= 0 days after the first detection, got {days}")
     if not inputs:
