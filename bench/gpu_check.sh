@@ -42,11 +42,10 @@ if [ -z "$PY" ]; then
     echo "no python with torch, lightning, numpy, pyarrow and yaml found (tried .venv/bin/python, python3, python)" >&2
     exit 1
 fi
-echo "== python: $PY"
-"$PY" -c "import torch; print(torch.__version__, torch.cuda.is_available())"
-HAS_CUDA=$("$PY" -c "import torch; print(int(torch.cuda.is_available()))")
+read -r TORCH_VERSION HAS_CUDA < <("$PY" -c "import torch; print(torch.__version__, int(torch.cuda.is_available()))")
+echo "== python: $PY, torch $TORCH_VERSION, cuda $HAS_CUDA"
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L
-figure "gpu_check python=$PY torch=$("$PY" -c 'import torch; print(torch.__version__)') cuda=$HAS_CUDA host=$(hostname)"
+figure "gpu_check python=$PY torch=$TORCH_VERSION cuda=$HAS_CUDA host=$(hostname)"
 FIGARG=()
 if [ -n "$FIG" ]; then FIGARG=(--figures "$FIG"); fi
 START=$SECONDS

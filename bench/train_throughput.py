@@ -9,7 +9,8 @@ Scenarios (synthetic shards, :func:`elasticc_classification.data.synthetic_shard
   uniform500 lengths uniform in 1-500, full light curves (the anchor of the issue)
 
 Prints one ``FIGURE`` line per measurement (also appended to ``--figures FILE``); ratios are
-against the bare baseline measured in this process; peak memory from getrusage / CUDA.
+against the bare baseline measured in this process; peak memory from getrusage (process) and
+CUDA (per measurement).
 
     .venv/bin/python bench/train_throughput.py                      # CPU, fixed100 + elasticc
     python3 bench/train_throughput.py --device cuda --scenarios elasticc uniform500 fixed100 \\
@@ -53,6 +54,12 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _reset_peak(device: str) -> None:
+    """Start a measurement's GPU peak afresh (the resident data stays counted)."""
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+
 def _peak_mb(device: str) -> str:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gpu = f" gpu_peak_mb={torch.cuda.max_memory_allocated() / 2**20:.0f}" if device == "cuda" else ""
@@ -80,6 +87,7 @@ def scenario_data(name: str, n: int, tax: Taxonomy, seed: int = 0):
 
 def bare_lstm(device: str, lengths: np.ndarray, batch: int, steps: int, packed: bool, pad_to: int, n_features: int = 10) -> float:
     """Windows/s of a bare 2-layer LSTM (hidden 100, fp32) + linear + Adam on resident random data."""
+    _reset_peak(device)
     torch.manual_seed(0)
     rnn = nn.LSTM(n_features, 100, 2, batch_first=True).to(device)
     lin = nn.Linear(100, 26).to(device)
@@ -110,6 +118,7 @@ def bare_lstm(device: str, lengths: np.ndarray, batch: int, steps: int, packed: 
 
 def lightning_run(dm: ShardDataModule, ts, tax, device: str, precision: str, pack, rnn16: bool, steps: int, warmup: int, clip) -> dict:
     """Windows/s of ``steps`` training steps after ``warmup`` through Lightning."""
+    _reset_peak(device)
     import lightning as L
 
     meta = ts.data.meta
@@ -165,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=None, help="timed steps (default: about one epoch on CPU, 150 on GPU)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 2 CPU, 20 GPU)")
     p.add_argument("--variants", nargs="+", default=None,
-                   help="precision:pack|pad|auto[:rnn16] (default 32-true:auto on CPU; four variants on GPU)")
+                   help="precision:pack|pad|auto[:rnn16][:mpNN] (default 32-true:auto on CPU; four variants on GPU)")
     p.add_argument("--no-baseline", action="store_true")
     p.add_argument("--figures", type=Path, default=None, help="append FIGURE lines to this file")
     a = p.parse_args(argv)
@@ -207,14 +216,14 @@ def main(argv: list[str] | None = None) -> None:
                     bp = bare_lstm(a.device, lengths, a.batch_size, steps if gpu else max(2, steps // 2), packed=True, pad_to=500)
                     emit(f"train_throughput scenario={sc} {tag} model=bare_lstm_2x100_fp32_packed seq_per_s={bp:.0f} {_peak_mb(a.device)}", a.figures)
             for variant in variants:
-                prec, pack_s, *rest = variant.split(":") + ["auto"][: 2 - len(variant.split(":"))]
-                pack = {"pack": True, "pad": False, "auto": "auto"}[pack_s]
+                prec, *rest = variant.split(":")
+                pack = {"pack": True, "pad": False, "auto": "auto"}[rest[0] if rest else "auto"]
                 rnn16 = "rnn16" in rest
                 mp = [float(r[2:]) / 100 for r in rest if r.startswith("mp")]
-                vdm = ShardDataModule([], tax, {**cfg, "max_padding": mp[0]}, aug, training_set=ts) if mp else dm
+                dm.cfg["max_padding"] = mp[0] if mp else cfg["max_padding"]  # read by every epoch's plan; data stays on the device
                 label = f"model=default variant={variant}"
                 try:
-                    r = lightning_run(vdm, ts, tax, a.device, prec, pack, rnn16, steps, warmup, TRAIN_DEFAULTS["gradient_clip"])
+                    r = lightning_run(dm, ts, tax, a.device, prec, pack, rnn16, steps, warmup, TRAIN_DEFAULTS["gradient_clip"])
                 except Exception as e:  # report and go on: one failing setting must not hide the others
                     emit(f"train_throughput scenario={sc} {tag} {label} FAILED {type(e).__name__}: {str(e).splitlines()[0][:200]}", a.figures)
                     continue

@@ -319,3 +319,16 @@ def test_gradient_clipping_bounds_the_update_norm():
     m.configure_gradient_clipping(None, 0.5, "norm")
     after = torch.nn.utils.get_total_norm([p.grad for p in m.parameters() if p.grad is not None])
     assert after <= 0.5 * (1 + 1e-4)
+
+
+def test_taxonomy_from_shard_metadata(shards, tmp_path):
+    """Without a taxonomy, training takes the one the shards carry (read from the metadata alone)."""
+    from elasticc_classification.shards import read_shard, read_shard_meta
+
+    assert read_shard_meta(shards[0]) == read_shard(shards[0]).meta
+    (tmp_path / "bad.arrow").write_bytes(b"not arrow")
+    with pytest.raises(InputError, match="not a readable shard"):
+        read_shard_meta(tmp_path / "bad.arrow")
+    assert read_shard_meta(shards[0])["taxonomy"]
+    train.fit(shards, tmp_path / "m.ckpt", cfg={**SMALL, "max_epochs": 1, "limit_train_batches": 2}, augment_cfg={"mode": "days"}, taxonomy=None)
+    assert load_model(tmp_path / "m.ckpt").taxonomy.to_dict() == TAX.to_dict()

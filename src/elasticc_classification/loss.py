@@ -104,11 +104,6 @@ def node_weights(leaf_counts: np.ndarray, taxonomy: Taxonomy) -> np.ndarray:
     return w
 
 
-def level_weights(taxonomy: Taxonomy, alpha: float = 0.5) -> np.ndarray:
-    """lambda_c = exp(-alpha * depth(c)) for every node."""
-    return np.exp(-alpha * taxonomy.depth.astype(np.float64))
-
-
 def whce_loss(
     logits: torch.Tensor,
     leaf: torch.Tensor,

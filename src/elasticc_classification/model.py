@@ -1,7 +1,8 @@
 """The hierarchical classifier (a LightningModule) and the model artifact loader.
 
 Architecture: per-observation features -> normalisation (training-split mean/std) -> LSTM (or
-GRU) over packed sequences (no computation on padding) -> last hidden state of the top layer;
+GRU) over the length-bucketed padded batch (packed for large GPU inference batches; ``pack``) ->
+the top layer's state at each sequence's last observation;
 static (host-galaxy) features -> normalisation, NaN -> 0 plus one missing indicator per feature
 -> MLP; both -> MLP head -> one logit per taxonomy node, divided by a ``temperature`` buffer
 (1 by default; set by calibration). Every normalisation lives in buffers, so a loaded artifact
@@ -224,11 +225,10 @@ class HierarchicalClassifier(L.LightningModule):
         here directly: Lightning's mixed-precision plugin refuses to clip for a fused optimizer
         even when nothing is scaled. With a scaler (16-mixed), Lightning's own path."""
         if gradient_clip_val and self._grad_scaler() is None:
-            params = [p for p in self.parameters() if p.grad is not None]
             if gradient_clip_algorithm == "value":
-                torch.nn.utils.clip_grad_value_(params, gradient_clip_val)
+                torch.nn.utils.clip_grad_value_(self.parameters(), gradient_clip_val)
             else:
-                torch.nn.utils.clip_grad_norm_(params, gradient_clip_val)
+                torch.nn.utils.clip_grad_norm_(self.parameters(), gradient_clip_val)
             return
         super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
 

@@ -93,15 +93,30 @@ def write_shard(shard: Shard, path: str | Path) -> None:
             w.write_table(table, max_chunksize=max(len(table), 1))
 
 
-def read_shard(path: str | Path) -> Shard:
-    """Memory-map a shard (zero-copy for x and static)."""
+def _open(path: str | Path) -> tuple[ipc.RecordBatchFileReader, dict[str, Any]]:
+    """The memory-mapped reader of a shard and its checked metadata."""
     try:
-        table = ipc.open_file(pa.memory_map(str(path))).read_all()
+        reader = ipc.open_file(pa.memory_map(str(path)))
     except (pa.ArrowInvalid, OSError) as e:
         raise InputError(f"{path}: not a readable shard ({e}); rerun tensorize for it") from None
-    meta = json.loads(table.schema.metadata.get(META_KEY, b"{}"))
+    meta = json.loads((reader.schema.metadata or {}).get(META_KEY, b"{}"))
     if meta.get("format") != SHARD_FORMAT:
         raise InputError(f"{path}: shard format {meta.get('format')} is not {SHARD_FORMAT}; rerun tensorize")
+    return reader, meta
+
+
+def read_shard_meta(path: str | Path) -> dict[str, Any]:
+    """A shard's metadata (feature names, taxonomy, settings) without reading its data."""
+    return _open(path)[1]
+
+
+def read_shard(path: str | Path) -> Shard:
+    """Memory-map a shard (zero-copy for x and static)."""
+    reader, meta = _open(path)
+    try:
+        table = reader.read_all()
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InputError(f"{path}: not a readable shard ({e}); rerun tensorize for it") from None
     f = len(meta["feature_names"])
     s = len(meta["static_names"])
     if table.num_rows == 0:

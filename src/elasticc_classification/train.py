@@ -194,9 +194,9 @@ def fit(
     ckpt_dir = Path(ckpt_dir) if ckpt_dir else out.parent / "checkpoints"
     shard_paths = [str(p) for p in shard_paths]
     if taxonomy is None:
-        from .shards import read_shard
+        from .shards import read_shard_meta
 
-        tx = read_shard(shard_paths[0]).meta.get("taxonomy") if shard_paths else None
+        tx = read_shard_meta(shard_paths[0]).get("taxonomy") if shard_paths else None
         if not tx:
             raise InputError("no taxonomy given and the shards carry none: pass --taxonomy")
         taxonomy = Taxonomy.from_dict(tx, shard_paths[0])
