@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lightcurve_tables import DET, make_table
 
-from elasticc_classification import preprocess
-from elasticc_classification.features import build_shard, flatten
+from elasticc_classification.features import build_shard, preprocess_table, resolve_config
 from elasticc_classification.snana import read_pair
 from elasticc_classification.taxonomy import Taxonomy
 
@@ -105,10 +104,8 @@ def curve(snid, flags, flux=None, err=None, mjd=None, bands=None):
 
 
 def kept_of(table, **kw):
-    lc = flatten(table)
-    lc, n_unsorted = preprocess.sort_by_mjd(lc)
-    kr = preprocess.keep_mask(lc, **kw)
-    return lc, kr, n_unsorted
+    """(light curves, keep result, unsorted objects) of ``table`` under the ``tensorize`` settings ``kw``."""
+    return preprocess_table(table, resolve_config(kw))
 
 
 def test_window_rule_on_a_handmade_curve():

@@ -216,6 +216,18 @@ def flatten(table: pa.Table, source: str = "<table>") -> preprocess.LightCurves:
     )
 
 
+def preprocess_table(table: pa.Table, cfg: Mapping[str, Any],
+                     source: str = "<table>") -> tuple[preprocess.LightCurves, preprocess.KeepResult, int]:
+    """Flatten the PHOT list columns of ``table``, sort every light curve by MJD and decide which
+    observations ``cfg`` (resolved, :func:`resolve_config`) keeps: ``(light curves, keep result,
+    number of objects that were not in MJD order)``."""
+    lc, n_unsorted = preprocess.sort_by_mjd(flatten(table, source))
+    kr = preprocess.keep_mask(lc, keep=cfg["keep"], drop_saturated=cfg["drop_saturated"],
+                              saturation_bit=int(cfg["saturation_bit"]), detection_bit=int(cfg["detection_bit"]),
+                              drop_no_detection=cfg["drop_no_detection"])
+    return lc, kr, n_unsorted
+
+
 # --- static features -----------------------------------------------------------------------
 def galactic(ra_deg: np.ndarray, dec_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Galactic longitude and latitude (degrees) of ICRS ``ra_deg``, ``dec_deg`` (degrees)."""
@@ -383,11 +395,7 @@ def build_shard(
     for c in ("SNID",) + (("MODEL",) if require_labels else ()):
         if c not in table.column_names:
             raise InputError(f"{source}: missing required column {c}; rerun convert on this chunk")
-    lc = flatten(table, source)
-    lc, n_unsorted = preprocess.sort_by_mjd(lc)
-    kr = preprocess.keep_mask(lc, keep=cfg["keep"], drop_saturated=cfg["drop_saturated"],
-                              saturation_bit=int(cfg["saturation_bit"]), detection_bit=int(cfg["detection_bit"]),
-                              drop_no_detection=cfg["drop_no_detection"])
+    lc, kr, n_unsorted = preprocess_table(table, cfg, source)
     if "MODEL" in table.column_names:
         models = table.column("MODEL").combine_chunks()
         models = pc.fill_null(pc.cast(models, pa.string()), "")

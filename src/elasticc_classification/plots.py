@@ -182,30 +182,26 @@ def lightcurve_gallery(parquets: Sequence[str | Path], path: str | Path, cfg: Ma
     """Gallery PNG of the first ``n_objects`` kept objects found in ``parquets`` (read in order, stopping
     once enough are found), with the tensorize preprocessing ``cfg`` marking the kept window.
     Returns the number of objects drawn (a page saying so when there are none)."""
-    import pyarrow as pa
-
-    from . import preprocess
-    from .features import PHOT_REQUIRED, flatten, resolve_config
+    from .features import PHOT_REQUIRED, preprocess_table, resolve_config
     from .tensorize import read_parquet
 
     cfg = resolve_config(cfg)
     cols = ["SNID", "MODEL", *PHOT_REQUIRED]
-    tables, found = [], 0
+    panels = []  # (light curves, keep result, row, SNID, MODEL) of every object drawn
     for p in parquets:
         t = read_parquet(p, cols)
         missing = [c for c in cols if c not in t.column_names]
         if missing:
             raise InputError(f"{p}: missing column(s) {missing} for the light-curve gallery; rerun convert")
-        t = t.select(cols)
-        lc, _ = preprocess.sort_by_mjd(flatten(t, str(p)))
-        kr = preprocess.keep_mask(lc, cfg["keep"], cfg["drop_saturated"], int(cfg["saturation_bit"]),
-                                  int(cfg["detection_bit"]), cfg["drop_no_detection"])
-        rows = np.flatnonzero(kr.keep_object)[: n_objects - found]
+        lc, kr, _ = preprocess_table(t, cfg, str(p))
+        rows = np.flatnonzero(kr.keep_object)[: n_objects - len(panels)]
         if len(rows):
-            tables.append(t.take(pa.array(rows)))
-            found += len(rows)
-        if found >= n_objects:
+            snids = t.column("SNID").take(rows).to_pylist()
+            models = t.column("MODEL").take(rows).to_pylist()
+            panels += [(lc, kr, int(i), snid, model) for i, snid, model in zip(rows, snids, models)]
+        if len(panels) >= n_objects:
             break
+    found = len(panels)
     ncol = 3 if found > 4 else max(found, 1) if found <= 2 else 2
     nrow = max(1, -(-found // ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.2 * nrow), squeeze=False)
@@ -213,21 +209,16 @@ def lightcurve_gallery(parquets: Sequence[str | Path], path: str | Path, cfg: Ma
         axes[0, 0].text(0.5, 0.5, "no object with a kept observation", ha="center", va="center")
         axes[0, 0].set_axis_off()
     else:
-        t = pa.concat_tables(tables, promote_options="permissive")
-        lc, _ = preprocess.sort_by_mjd(flatten(t))
-        kr = preprocess.keep_mask(lc, cfg["keep"], cfg["drop_saturated"], int(cfg["saturation_bit"]),
-                                  int(cfg["detection_bit"]), cfg["drop_no_detection"])
-        snids = t.column("SNID").to_pylist()
-        models = t.column("MODEL").to_pylist()
-        for i, ax in enumerate(axes.ravel()):
-            if i >= found:
+        for k, ax in enumerate(axes.ravel()):
+            if k >= found:
                 ax.set_axis_off()
                 continue
+            lc, kr, i, snid, model = panels[k]
             s = slice(lc.offsets[i], lc.offsets[i + 1])
-            leaf = taxonomy.models.get(models[i], "?") if taxonomy is not None else ""
-            label = f"{models[i]} → {leaf}" if leaf else str(models[i])
+            leaf = taxonomy.models.get(model, "?") if taxonomy is not None else ""
+            label = f"{model} → {leaf}" if leaf else str(model)
             plot_light_curve(ax, lc.mjd[s], lc.fluxcal[s], lc.fluxcalerr[s], lc.band[s], kr.detection[s],
-                             kr.mask[s], f"SNID {snids[i]}  {label}")
+                             kr.mask[s], f"SNID {snid}  {label}")
         from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
 
