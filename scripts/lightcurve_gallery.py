@@ -9,9 +9,9 @@ def main(snakemake) -> None:
     from elasticc_classification.plots import lightcurve_gallery
     from elasticc_classification.taxonomy import Taxonomy
 
-    cfg = snakemake.params.cfg
-    n = lightcurve_gallery(snakemake.input.parquets, snakemake.output[0], cfg=cfg, taxonomy=Taxonomy.load(snakemake.input.taxonomy),
-                           n_objects=int(cfg.get("gallery_objects", 6)), title=snakemake.wildcards.model)
+    # n_objects: the config's gallery_objects (default in features.DEFAULTS)
+    n = lightcurve_gallery(snakemake.input.parquets, snakemake.output[0], cfg=snakemake.params.cfg,
+                           taxonomy=Taxonomy.load(snakemake.input.taxonomy), title=snakemake.wildcards.model)
     logging.getLogger("elasticc_classification").info("%s: %d light curves drawn", snakemake.output[0], n)
 
 

@@ -178,14 +178,17 @@ def plot_light_curve(ax: "plt.Axes", mjd: np.ndarray, flux: np.ndarray, err: np.
 
 
 def lightcurve_gallery(parquets: Sequence[str | Path], path: str | Path, cfg: Mapping[str, Any] | None = None,
-                       taxonomy: Any = None, n_objects: int = 6, title: str | None = None) -> int:
-    """Gallery PNG of the first ``n_objects`` kept objects found in ``parquets`` (read in order, stopping
-    once enough are found), with the tensorize preprocessing ``cfg`` marking the kept window.
-    Returns the number of objects drawn (a page saying so when there are none)."""
+                       taxonomy: Any = None, n_objects: int | None = None, title: str | None = None) -> int:
+    """Gallery PNG of the first ``n_objects`` (default: ``cfg``'s ``gallery_objects``) kept objects found
+    in ``parquets`` (read in order, stopping once enough are found), with the tensorize preprocessing
+    ``cfg`` marking the kept window. Returns the number of objects drawn (a page saying so when there
+    are none)."""
     from .features import PHOT_REQUIRED, preprocess_table, resolve_config
     from .tensorize import read_parquet
 
     cfg = resolve_config(cfg)
+    if n_objects is None:
+        n_objects = int(cfg["gallery_objects"])
     cols = ["SNID", "MODEL", *PHOT_REQUIRED]
     panels = []  # (light curves, keep result, row, SNID, MODEL) of every object drawn
     for p in parquets:
