@@ -89,24 +89,18 @@ class KeepResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _segment_first(pos: np.ndarray, obj_of_pos: np.ndarray, n_objects: int) -> np.ndarray:
-    """For sorted positions ``pos`` with object ``obj_of_pos``: the first position per object, -1 if none."""
-    out = np.full(n_objects, -1, dtype=np.int64)
-    k = np.searchsorted(obj_of_pos, np.arange(n_objects), side="left")
-    has = k < len(pos)
-    has[has] = obj_of_pos[k[has]] == np.arange(n_objects)[has]
-    out[has] = pos[k[has]]
-    return out
-
-
-def _segment_last(pos: np.ndarray, obj_of_pos: np.ndarray, n_objects: int) -> np.ndarray:
-    """For sorted positions ``pos`` with object ``obj_of_pos``: the last position per object, -1 if none."""
-    out = np.full(n_objects, -1, dtype=np.int64)
-    k = np.searchsorted(obj_of_pos, np.arange(n_objects), side="right") - 1
-    has = k >= 0
-    has[has] = obj_of_pos[k[has]] == np.arange(n_objects)[has]
-    out[has] = pos[k[has]]
-    return out
+def _segment_bounds(pos: np.ndarray, obj_of_pos: np.ndarray, n_objects: int) -> tuple[np.ndarray, np.ndarray]:
+    """For sorted positions ``pos`` with (non-decreasing) object ``obj_of_pos``: the first and the
+    last position per object, -1 where the object has none."""
+    objects = np.arange(n_objects)
+    lo = np.searchsorted(obj_of_pos, objects, side="left")
+    hi = np.searchsorted(obj_of_pos, objects, side="right")  # object k owns pos[lo[k]:hi[k]]
+    has = hi > lo
+    first = np.full(n_objects, -1, dtype=np.int64)
+    last = np.full(n_objects, -1, dtype=np.int64)
+    first[has] = pos[lo[has]]
+    last[has] = pos[hi[has] - 1]
+    return first, last
 
 
 def ranges_index(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -153,8 +147,7 @@ def keep_mask(
 
     det_pos = np.flatnonzero(det)
     det_obj = np.searchsorted(ends, det_pos, side="right")  # object of each detection
-    first_det = _segment_first(det_pos, det_obj, n_obj)  # global positions, -1 if none
-    last_det = _segment_last(det_pos, det_obj, n_obj)
+    first_det, last_det = _segment_bounds(det_pos, det_obj, n_obj)  # global positions, -1 if none
     has_det = first_det >= 0
 
     lengths = ends - starts
