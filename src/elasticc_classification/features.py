@@ -289,9 +289,8 @@ def static_features(table: pa.Table, cfg: Mapping[str, Any], source: str = "<tab
 
 # --- labels and split ----------------------------------------------------------------------
 def snid_strings(table: pa.Table) -> pa.Array:
-    """SNID as stripped strings (integers in decimal)."""
-    if "SNID" not in table.column_names:
-        raise InputError("missing required column SNID")
+    """SNID as stripped strings (integers in decimal); ``table`` has a SNID column (:func:`build_shard`
+    checks before calling)."""
     col = table.column("SNID")
     col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     if not pa.types.is_string(col.type):
@@ -402,7 +401,7 @@ def build_shard(
     else:
         models = pa.array([""] * table.num_rows, pa.string())
     leaf, n_unlabelled = leaf_labels(models, taxonomy, require_labels, source)
-    snid = snid_strings(table)
+    snid = np.asarray(snid_strings(table).to_numpy(zero_copy_only=False), dtype=object)
     split = assign_split(snid, int(cfg["split_seed"]), float(cfg["test_fraction"]), float(cfg["val_fraction"]))
     static, static_counts = static_features(table, cfg, source)
 
@@ -418,7 +417,6 @@ def build_shard(
     for name, code in SPLITS.items():
         counts[f"objects_{name}"] = int((split_kept == code).sum())
     log.info("%s: %s", source, ", ".join(f"{k} {v}" for k, v in counts.items()))
-    snid_np = np.asarray(snid.to_numpy(zero_copy_only=False), dtype=object)
     models_np = np.asarray(models.to_numpy(zero_copy_only=False), dtype=object)
     meta = {
         "feature_names": feature_names(cfg),
@@ -429,7 +427,7 @@ def build_shard(
         "source": str(source),
     }
     return Shard(
-        snid=snid_np[keep],
+        snid=snid[keep],
         model=models_np[keep],
         leaf=leaf[keep].astype(np.int16),
         split=split_kept,
