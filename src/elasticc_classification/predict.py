@@ -28,6 +28,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .augment import days_ends, pad_windows
@@ -113,13 +114,13 @@ def window_ends(shard: Shard, days: float | None) -> np.ndarray:
     return days_ends(shard.x[:, 0], shard.offsets, shard.first_det, None, float(days))
 
 
-def level_predictions(tax: Taxonomy, marg: np.ndarray) -> dict[str, list[str | None]]:
-    """``pred_level_1`` … and ``pred_leaf`` (node names; None where the row is NaN)."""
+def level_predictions(tax: Taxonomy, marg: np.ndarray) -> dict[str, np.ndarray]:
+    """``pred_level_1`` … and ``pred_leaf`` (object arrays of node names; None where the row is NaN)."""
     ok = np.isfinite(marg).all(axis=1)
     is_leaf = np.zeros(tax.n_nodes, bool)
     is_leaf[tax.leaves] = True
     names = np.asarray(tax.nodes, dtype=object)
-    out: dict[str, list[str | None]] = {}
+    out: dict[str, np.ndarray] = {}
     carried = np.full(len(marg), -1, np.int64)  # a leaf reached above the current depth
     safe = np.where(np.isfinite(marg), marg, -np.inf)
     for k in range(1, tax.max_depth + 1):
@@ -127,9 +128,9 @@ def level_predictions(tax: Taxonomy, marg: np.ndarray) -> dict[str, list[str | N
         best = nodes[np.argmax(safe[:, nodes], axis=1)] if len(marg) else np.zeros(0, np.int64)
         pred = np.where(carried >= 0, carried, best)
         carried = np.where(is_leaf[pred], pred, -1)
-        out[f"pred_level_{k}"] = np.where(ok, names[pred], None).tolist()
+        out[f"pred_level_{k}"] = np.where(ok, names[pred], None)
     leaf = tax.leaves[np.argmax(safe[:, tax.leaves], axis=1)] if len(marg) else np.zeros(0, np.int64)
-    out["pred_leaf"] = np.where(ok, names[leaf], None).tolist()
+    out["pred_leaf"] = np.where(ok, names[leaf], None)
     return out
 
 
@@ -268,8 +269,6 @@ def predict_table(
     tax = clf.taxonomy
     snid_in = table.column("SNID")
     key_in = snid_in.cast(pa.string()).to_numpy(zero_copy_only=False)
-    import pyarrow.compute as pc
-
     shard_row = pc.index_in(pa.array(key_in, pa.string()), value_set=pa.array(shard.snid.astype(str), pa.string()))
     shard_row = shard_row.fill_null(-1).to_numpy().astype(np.int64)
     missing = int((shard_row < 0).sum())
@@ -282,7 +281,7 @@ def predict_table(
     if not per_epoch:
         marg = np.full((len(key_in), tax.n_nodes), np.nan)
         marg[has] = batched(clf.forward, shard, shard_row[has], ends[has], batch_size, tax.n_nodes)
-        cols: dict[str, Any] = {"SNID": snid_in, "status": np.where(has, "ok", NO_OBSERVATION).tolist(), "n_obs": ends}
+        cols: dict[str, Any] = {"SNID": snid_in, "status": np.where(has, "ok", NO_OBSERVATION), "n_obs": ends}
     else:
         n_rows = np.where(has, ends, 1)  # an object with nothing to show still gets one row
         obj = np.repeat(np.arange(len(key_in)), n_rows)
@@ -298,7 +297,7 @@ def predict_table(
         mjd[ok] = shard.t0[rows[ok]] + shard.x[shard.offsets[rows[ok]] + epoch[ok] - 1, 0]
         cols = {
             "SNID": snid_in.take(pa.array(obj)),
-            "status": np.where(ok, "ok", NO_OBSERVATION).tolist(),
+            "status": np.where(ok, "ok", NO_OBSERVATION),
             "epoch": np.where(ok, epoch, 0),
             "mjd": mjd,
             "n_obs": np.where(ok, epoch, 0),
@@ -340,6 +339,6 @@ def predict(
     result = result.replace_schema_metadata({b"elasticc_classification": json.dumps(meta)})
     with atomic_output(out, suffix=".parquet") as tmp:
         pq.write_table(result, tmp)
-    n_ok = int(np.sum(np.asarray(result.column("status").to_pylist()) == "ok"))
+    n_ok = pc.sum(pc.equal(result.column("status"), "ok"), min_count=0).as_py()
     log.info("wrote %s: %d rows (%d with an answer) from %d input file(s)", out, result.num_rows, n_ok, len(tables))
     return result
