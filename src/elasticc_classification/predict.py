@@ -321,6 +321,8 @@ def predict(
     batch_size: int = 1024,
 ) -> pa.Table:
     """Classify every object of ``inputs`` (see :func:`input_sources`) and write one parquet ``out``."""
+    from .snana import METADATA_KEY  # input_sources reads the inputs with snana anyway
+
     if days is not None and not days >= 0:
         raise InputError(f"--days must be >= 0 days after the first detection, got {days}")
     if not inputs:
@@ -336,7 +338,7 @@ def predict(
         parts = [p.set_column(0, "SNID", p.column("SNID").cast(pa.string())) for p in parts]
     result = pa.concat_tables(parts)
     meta = {"model": str(model_path), "runtime": runtime, "days": days, "per_epoch": per_epoch, "inputs": [s for s, _ in tables]}
-    result = result.replace_schema_metadata({b"elasticc_classification": json.dumps(meta)})
+    result = result.replace_schema_metadata({METADATA_KEY: json.dumps(meta)})
     with atomic_output(out, suffix=".parquet") as tmp:
         pq.write_table(result, tmp)
     n_ok = pc.sum(pc.equal(result.column("status"), "ok"), min_count=0).as_py()
