@@ -68,11 +68,9 @@ def subset(shard: Shard, keep: np.ndarray) -> Shard:
 
 def truncation_ends(shard: Shard, days: int | str) -> np.ndarray:
     """Window lengths of every object at ``days`` after the first detection (``"full"``: all)."""
-    from .augment import days_ends
+    from .predict import window_ends
 
-    if days == "full":
-        return shard.lengths.astype(np.int64)
-    return days_ends(shard.x[:, 0], shard.offsets, shard.first_det, None, float(days))
+    return window_ends(shard, None if days == "full" else days)
 
 
 # --- model forward passes ------------------------------------------------------------------
