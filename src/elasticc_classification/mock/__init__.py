@@ -14,7 +14,7 @@ MODELS: dict[str, int] = {
 }
 
 
-def generate(*args, **kwargs):  # replaced by the generator (issue 3)
+def generate(*args, **kwargs):  # imported on first call: importing MODELS (rules/common.smk) stays light
     from .generator import generate as _generate
 
     return _generate(*args, **kwargs)

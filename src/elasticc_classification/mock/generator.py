@@ -69,7 +69,7 @@ def simulate(spec: Spec, type_index: int, n: int, rng: np.random.Generator) -> O
     cad = draw_cadence(rng, P["t_lo"], P["t_hi"], ra)
     head: dict[str, np.ndarray] = {}
     if not spec.galactic:
-        cols, _, host_psf = host_columns(rng, P["z"], ra, dec, spec.host_frac, spec.nuclear)
+        cols, host_psf = host_columns(rng, P["z"], ra, dec, spec.host_frac, spec.nuclear)
         head.update(cols)
     else:
         host_psf = np.zeros((n, 6))
@@ -152,11 +152,15 @@ def snids(model_index: int, chunk: int, n: int, seed: int) -> np.ndarray:
     return ((g * _SNID_MUL + off) & _SNID_MASK).astype(np.int64) + 1
 
 
+def head_columns(spec: Spec) -> list:
+    """The HEAD column set (name, TFORM, sentinel) of a model: Galactic or extragalactic."""
+    return schema.HEAD_GALACTIC if spec.galactic else schema.HEAD_EXTRAGALACTIC
+
+
 def build_tables(model: str, chunk: int, objs: Objects | None, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """HEAD and PHOT structured arrays (big-endian, real column sets) of one chunk."""
     spec = SPECS[model]
-    cols = schema.HEAD_GALACTIC if spec.galactic else schema.HEAD_EXTRAGALACTIC
-    head = schema.empty_table(cols, n)
+    head = schema.empty_table(head_columns(spec), n)
     nobs = objs.nobs if n else np.zeros(0, dtype=np.int64)
     rows = int(nobs.sum()) + n
     phot = schema.empty_table(schema.PHOT_COLUMNS, rows, skip=frozenset(objs.phot) if n else frozenset())
@@ -185,6 +189,20 @@ def build_tables(model: str, chunk: int, objs: Objects | None, n: int, seed: int
     return head, phot
 
 
+def write_tables(head_path: str | Path, phot_path: str | Path, prefix: str, model: str, tag: str,
+                 head: np.ndarray, phot: np.ndarray) -> None:
+    """Write finished HEAD/PHOT tables of one chunk (PHOT first) as SNANA FITS.gz files with the
+    primary cards of ``prefix``/``model``/chunk ``tag``; the paths are written directly."""
+    spec = SPECS[model]
+    extragalactic = not spec.galactic
+    write_fits_gz(phot_path, primary_hdu(schema.primary_cards("PHOT", prefix, model, tag, extragalactic,
+                                                              spec.sim_model_index)),
+                  table_hdu(phot, schema.PHOT_COLUMNS, "Photometry"))
+    write_fits_gz(head_path, primary_hdu(schema.primary_cards("HEAD", prefix, model, tag, extragalactic,
+                                                              spec.sim_model_index)),
+                  table_hdu(head, head_columns(spec), "Header"))
+
+
 def write_chunk(outdir: str | Path, prefix: str, model: str, chunk: int, objects_per_chunk: float,
                 seed: int) -> tuple[Path, Path]:
     """Simulate and write one chunk pair; returns its (HEAD, PHOT) paths."""
@@ -193,16 +211,10 @@ def write_chunk(outdir: str | Path, prefix: str, model: str, chunk: int, objects
     n = min(n, (1 << 17) - 1)  # 17-bit object index in the SNID
     objs, tried, undetected = simulate_detected(model, n, rng) if n else (None, 0, 0)
     head, phot = build_tables(model, chunk, objs, n, seed)
-    spec = SPECS[model]
     head_path, phot_path = layout.chunk_paths(outdir, prefix, model, chunk)
     tag = f"{chunk:04d}"
     with atomic_output(head_path) as th, atomic_output(phot_path) as tp:
-        write_fits_gz(tp, primary_hdu(schema.primary_cards("PHOT", prefix, model, tag, not spec.galactic,
-                                                           spec.sim_model_index)),
-                      table_hdu(phot, schema.PHOT_COLUMNS, "Photometry"))
-        write_fits_gz(th, primary_hdu(schema.primary_cards("HEAD", prefix, model, tag, not spec.galactic,
-                                                           spec.sim_model_index)),
-                      table_hdu(head, schema.HEAD_GALACTIC if spec.galactic else schema.HEAD_EXTRAGALACTIC, "Header"))
+        write_tables(th, tp, prefix, model, tag, head, phot)
     log.info("mock %s chunk %s: %d objects, %d observations; %d of %d simulated candidates never detected "
              "(dropped)", model, tag, n, int(objs.nobs.sum()) if n else 0, undetected, tried)
     return head_path, phot_path

@@ -22,10 +22,10 @@ _QUANTILES = np.array([NormalDist().inv_cdf(min(max(q / 100.0, 0.001), 0.999)) f
 
 
 def host_columns(rng: np.random.Generator, z: np.ndarray, ra: np.ndarray, dec: np.ndarray,
-                 host_frac: float, nuclear: bool) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+                 host_frac: float, nuclear: bool) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """HEAD columns for hosts/redshifts of objects at true redshift ``z``.
 
-    Returns (columns, has_host, host flux under the PSF per band (n, 6) in FLUXCAL).
+    Returns (columns, host flux under the PSF per band (n, 6) in FLUXCAL; 0 without a host).
     Columns not returned keep the schema's sentinel for objects without a host.
     """
     n = len(z)
@@ -33,8 +33,7 @@ def host_columns(rng: np.random.Generator, z: np.ndarray, ra: np.ndarray, dec: n
     M_r = rng.normal(-20.7, 1.0, n)
     mag = (M_r + mu + 2.5 * np.log10(1 + z) + 1.2 * z)[:, None] + _COL0 + _COLZ * np.minimum(z, 1.5)[:, None]
     mag += rng.normal(0.0, 0.08, (n, 6))
-    has = (rng.random(n) < host_frac) & ((mag[:, 2] < 27.0) | nuclear)  # AGN hosts are always found
-    h = has
+    h = (rng.random(n) < host_frac) & ((mag[:, 2] < 27.0) | nuclear)  # has a host; AGN hosts are always found
     c: dict[str, np.ndarray] = {}
     # photo-z: Gaussian scatter, wider for faint hosts; catastrophic outliers
     sig = (0.03 + 0.04 * rng.random(n)) * (1 + z) * (1 + 0.4 * np.clip(mag[:, 2] - 22.0, 0, None))
@@ -93,4 +92,4 @@ def host_columns(rng: np.random.Generator, z: np.ndarray, ra: np.ndarray, dec: n
     c["SIM_HOSTLIB(LOG_SFR)"] = np.where(h, rng.normal(0.0, 0.5, n), -9.0)
     c["SIM_DLMU"] = mu
     c["SIM_LENSDMU"] = rng.normal(0.0, 0.002, n)
-    return c, has, np.where(h[:, None], sb, 0.0)
+    return c, np.where(h[:, None], sb, 0.0)

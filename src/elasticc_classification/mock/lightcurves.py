@@ -179,7 +179,7 @@ def _periodic_dmag(spec: Spec, P: dict, o: np.ndarray, phase: np.ndarray, band: 
 
 def _drw(rng: np.random.Generator, cad: Cadence, tau: np.ndarray, sf: np.ndarray) -> np.ndarray:
     """Damped random walk (Ornstein-Uhlenbeck, mag) at each observation; steps over the rank."""
-    starts = np.concatenate([[0], np.cumsum(cad.nobs)[:-1]])
+    starts = cad.starts
     x = np.empty(len(cad.mjd))
     eps = rng.standard_normal(len(cad.mjd))
     sigma = sf / np.sqrt(2.0)
@@ -246,8 +246,7 @@ def evaluate(spec: Spec, P: dict, cad: Cadence, mwebv: np.ndarray, rng: np.rando
     if fam == "flare":
         # flare 0 peaks just before a randomly chosen observation: objects enter the training set
         # because a flare triggered them
-        starts = np.concatenate([[0], np.cumsum(cad.nobs)[:-1]])
-        pick = starts + np.floor(rng.random(n) * np.maximum(cad.nobs, 1)).astype(np.int64)
+        pick = cad.starts + np.floor(rng.random(n) * np.maximum(cad.nobs, 1)).astype(np.int64)
         pick = np.minimum(pick, max(len(mjd) - 1, 0))
         has = cad.nobs > 0
         tf = P["t_flare"].copy()
@@ -293,8 +292,7 @@ def _time_of_max(cad: Cadence, flux: np.ndarray, n: int) -> np.ndarray:
     has = cad.nobs > 0
     if not has.any():
         return out
-    starts = (np.cumsum(cad.nobs) - cad.nobs)[has]
-    best = np.maximum.reduceat(flux, starts)
+    best = np.maximum.reduceat(flux, cad.starts[has])
     at = np.nonzero(flux == np.repeat(best, cad.nobs[has]))[0]  # rows equal to their object's max
     first = np.concatenate([[True], cad.obj[at][1:] != cad.obj[at][:-1]])
     out[cad.obj[at][first]] = cad.mjd[at][first]

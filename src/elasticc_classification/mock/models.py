@@ -62,7 +62,6 @@ SPECS: dict[str, Spec] = {
     "SLSN-I+host": _sn("NON1ASED", "SLSN-I", z=(0.15, 2.5), z_pow=0.8, M=(-21.4, 0.7), rise=(8.0, 18.0),
                        fall=(35.0, 90.0), T=(13000.0, 18000.0), T_late=7000.0, cool=(40.0, 90.0), uv=0.6,
                        pre=(60.0, 150.0), post=(200.0, 700.0)),
-    "SLSN-I_no_host": Spec("transient", False, "NON1ASED", 10, "SLSN-I", {}, host_frac=0.0),
     "TDE": replace(_sn("NON1ASED", "TDE", z=(0.03, 1.0), M=(-19.6, 0.8), rise=(5.0, 15.0), tpl=(20.0, 60.0),
                T=(20000.0, 40000.0), T_late=15000.0, cool=(100.0, 300.0), uv=0.0, post=(150.0, 600.0)),
                    nuclear=True),
@@ -111,6 +110,7 @@ SPECS: dict[str, Spec] = {
                   dict(mag=(16.5, 21.0), T_star=(6800.0, 8500.0), period=(0.02, 0.25), amp=(0.02, 0.3),
                        shape="sin", chroma=0.5)),
 }
+# SLSN-I without hosts: the parameters of SLSN-I+host (defined above)
 SPECS["SLSN-I_no_host"] = Spec("transient", False, "NON1ASED", 10, "SLSN-I", SPECS["SLSN-I+host"].p, host_frac=0.0)
 
 assert set(SPECS) == set(MODELS), set(SPECS) ^ set(MODELS)

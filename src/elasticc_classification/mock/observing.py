@@ -39,6 +39,11 @@ class Cadence:
     zeropt: np.ndarray
     psf: np.ndarray
 
+    @property
+    def starts(self) -> np.ndarray:
+        """Index of each object's first observation in the flat arrays (n,)."""
+        return np.cumsum(self.nobs) - self.nobs
+
 
 def draw_cadence(rng: np.random.Generator, t_lo: np.ndarray, t_hi: np.ndarray, ra: np.ndarray) -> Cadence:
     """Observations of each object inside its window [t_lo, t_hi] (MJD), within the survey.
