@@ -63,18 +63,17 @@ class SnanaFormatError(InputError):
 class FitsTable:
     """One FITS binary table viewed in place: ``names`` in file order, per-column ``kind``
     (``"A"`` string, ``"L"`` logical, else numeric), ``data`` (big-endian structured array over
-    the decompressed bytes), ``raw`` (the bytes), ``offset`` (byte of row 0), ``row_bytes``."""
+    the decompressed bytes; its dtype gives column widths and the row length), ``raw`` (the
+    bytes), ``offset`` (byte of row 0)."""
 
     path: Path
     names: list[str]
     kinds: dict[str, str]
-    widths: dict[str, int]
     tzero: dict[str, float]
     tscal: dict[str, float]
     data: np.ndarray
     raw: bytes
     offset: int
-    row_bytes: int
 
     @property
     def nrows(self) -> int:
@@ -192,7 +191,6 @@ def read_fits_table(path: str | Path) -> FitsTable:
     nfields = _value(cards, "TFIELDS", path)
     names, formats, offsets = [], [], []
     kinds: dict[str, str] = {}
-    widths: dict[str, int] = {}
     tzero: dict[str, float] = {}
     tscal: dict[str, float] = {}
     off = 0
@@ -219,7 +217,6 @@ def read_fits_table(path: str | Path) -> FitsTable:
         formats.append(fmt)
         offsets.append(off)
         kinds[name] = code
-        widths[name] = width
         if f"TZERO{i}" in cards:
             tzero[name] = float(_value(cards, f"TZERO{i}", path))
         if f"TSCAL{i}" in cards:
@@ -234,16 +231,17 @@ def read_fits_table(path: str | Path) -> FitsTable:
         )
     dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": row_bytes})
     data = np.frombuffer(raw, dtype=dtype, count=nrows, offset=data_start) if nrows else np.zeros(0, dtype)
-    return FitsTable(path, names, kinds, widths, tzero, tscal, data, raw, data_start, row_bytes)
+    return FitsTable(path, names, kinds, tzero, tscal, data, raw, data_start)
 
 
 # --- columns -> Arrow -----------------------------------------------------------------------
 def _string_bytes(t: FitsTable, name: str) -> np.ndarray:
     """(nrows, width) uint8 view of fixed-width string column ``name`` (no copy)."""
-    w = t.widths[name]
+    w = t.data.dtype[name].itemsize
     if t.nrows == 0 or w == 0:
         return np.zeros((t.nrows, w), np.uint8)
-    return np.ndarray((t.nrows, w), np.uint8, buffer=t.raw, offset=t.offset + t.column_offset(name), strides=(t.row_bytes, 1))
+    return np.ndarray((t.nrows, w), np.uint8, buffer=t.raw, offset=t.offset + t.column_offset(name),
+                      strides=(t.data.dtype.itemsize, 1))
 
 
 def _strip(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -403,9 +401,11 @@ def _require(t: FitsTable, names: dict[str, str], required: tuple[str, ...], kin
         raise SnanaFormatError(f"{t.path}: required {kind} column(s) {', '.join(shown)} missing; is this a SNANA {kind} file?")
 
 
-def _pointer_index(head: FitsTable, phot: FitsTable, snid: pa.Array, mjd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Validate the HEAD pointers against PHOT; return (PHOT row of each kept observation, in
-    object order, then file order), and the number of observations per object."""
+def _pointer_index(head: FitsTable, phot: FitsTable, snid: pa.Array,
+                   mjd: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate the HEAD pointers against PHOT; return the PHOT row of each kept observation (in
+    object order, then file order), its MJD (``mjd[rows]``), and the offsets (n+1,) of each
+    object's observations in those (cumulative counts, from 0)."""
     pmin = _numeric(head, "PTROBS_MIN", None).astype(np.int64)
     pmax = _numeric(head, "PTROBS_MAX", None).astype(np.int64)
     nphot = phot.nrows
@@ -436,11 +436,12 @@ def _pointer_index(head: FitsTable, phot: FitsTable, snid: pa.Array, mjd: np.nda
     starts = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=starts[1:])
     rows = np.arange(total, dtype=np.int64) + np.repeat(pmin - 1 - starts[:-1], counts)
-    sep = np.flatnonzero(mjd[rows] == SEPARATOR_MJD)
+    t = mjd[rows]
+    sep = np.flatnonzero(t == SEPARATOR_MJD)
     if sep.size:
         obj = int(np.searchsorted(starts, sep[0], side="right") - 1)
         fail(obj, f"its PHOT range {pmin[obj]}..{pmax[obj]} contains a separator row (MJD = -777) at row {rows[sep[0]] + 1}")
-    return rows, counts
+    return rows, t, starts
 
 
 def read_pair(head: str | Path, phot: str | Path, model: str | None = None) -> pa.Table:
@@ -466,22 +467,22 @@ def read_pair(head: str | Path, phot: str | Path, model: str | None = None) -> p
 
     snid = _snid_column(h)
     mjd = _numeric(p, pfile["MJD"], None)
-    rows, counts = _pointer_index(h, p, snid, mjd)
+    rows, t, offsets = _pointer_index(h, p, snid, mjd)
+    n_obj = len(offsets) - 1
     n_sep = int(np.count_nonzero(mjd == SEPARATOR_MJD))
     uncovered = p.nrows - len(rows) - n_sep
     if uncovered:
         log.warning("%s: %d PHOT rows are not separators and belong to no HEAD object; dropped", phot, uncovered)
 
     # MJD order within each object: one stable lexsort, skipped when already ordered.
-    obj = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    t = mjd[rows]
     step_back = np.flatnonzero(t[1:] < t[:-1])
-    if step_back.size and np.any(obj[step_back] == obj[step_back + 1]):
-        order = np.lexsort((t, obj))
-        rows = rows[order]
-        log.info("%s: observations re-ordered by MJD within objects", phot)
-    offsets = np.zeros(len(counts) + 1, np.int64)
-    np.cumsum(counts, out=offsets[1:])
+    if step_back.size:
+        obj = np.repeat(np.arange(n_obj, dtype=np.int64), np.diff(offsets))
+        if np.any(obj[step_back] == obj[step_back + 1]):
+            order = np.lexsort((t, obj))
+            rows = rows[order]
+            t = t[order]
+            log.info("%s: observations re-ordered by MJD within objects", phot)
     off_arr = to_arrow(offsets.astype(np.int32) if offsets[-1] < 2**31 else offsets)
     list_type = pa.ListArray if off_arr.type == pa.int32() else pa.LargeListArray
 
@@ -493,15 +494,15 @@ def read_pair(head: str | Path, phot: str | Path, model: str | None = None) -> p
         if out in cols:
             out = f"PHOT_{out}"
             log.warning("%s: column %s also in HEAD; written as %s", phot, pnames[name], out)
-        values = to_arrow(mjd[rows]) if name == pfile["MJD"] else _column(p, name, rows)
+        values = to_arrow(t) if name == pfile["MJD"] else _column(p, name, rows)
         cols[out] = list_type.from_arrays(off_arr, values)
     if "MODEL" in cols:
         raise SnanaFormatError(f"{head}: has a column named MODEL, which the converter writes itself")
-    cols["MODEL"] = _repeat_string(model, len(counts))
+    cols["MODEL"] = _repeat_string(model, n_obj)
     meta = {"head": head.name, "phot": phot.name, "converter_version": CONVERTER_VERSION, "model": model}
     table = pa.table(cols).replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
     log.info("%s + %s: %d objects, %d observations (%d separator rows removed), model %s",
-             head.name, phot.name, len(counts), len(rows), n_sep, model)
+             head.name, phot.name, n_obj, len(rows), n_sep, model)
     return table
 
 
