@@ -59,6 +59,12 @@ def all_chunk_files(pattern):
     return [pattern.format(model=m, chunk=c) for (m, c) in sorted(PAIRS)]
 
 
+# Per-chunk outputs of convert and tensorize; every shard is an input of train, calibrate and evaluate.
+PARQUET = str(RESULTS / "parquet/{model}/{chunk}.parquet")
+SHARD = str(RESULTS / "shards/{model}/{chunk}.arrow")
+SHARDS = all_chunk_files(SHARD)
+
+
 wildcard_constraints:
     model="[^/]+",
     chunk="[0-9]+",

@@ -6,7 +6,7 @@ rule convert:
     input:
         unpack(chunk_pair),
     output:
-        RESULTS / "parquet/{model}/{chunk}.parquet",
+        PARQUET,
     log:
         LOGS / "convert/{model}/{chunk}.log",
     threads: 1
@@ -21,4 +21,4 @@ rule convert:
         "../scripts/convert.py"
 
 
-ALL_TARGETS.extend(all_chunk_files(str(RESULTS / "parquet/{model}/{chunk}.parquet")))
+ALL_TARGETS.extend(all_chunk_files(PARQUET))

@@ -17,7 +17,6 @@ if _bad_confusion:
 _CONFUSION_PNGS = [n for n in _eval_plot_names(_EVAL_TAX, EVAL_CFG["confusion_days"]) if n.startswith("confusion_")]
 MODEL_CKPT = RESULTS / "model/model.ckpt"
 EVAL_MODEL = RESULTS / "model/model_calibrated.ckpt" if EVAL_CFG["calibrate"] else MODEL_CKPT
-SHARDS = all_chunk_files(str(RESULTS / "shards/{model}/{chunk}.arrow"))
 
 
 rule calibrate:

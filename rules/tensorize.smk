@@ -5,10 +5,10 @@
 
 rule tensorize:
     input:
-        parquet=RESULTS / "parquet/{model}/{chunk}.parquet",
+        parquet=PARQUET,
         taxonomy=config["taxonomy"],
     output:
-        RESULTS / "shards/{model}/{chunk}.arrow",
+        SHARD,
     log:
         LOGS / "tensorize/{model}/{chunk}.log",
     threads: 1
@@ -24,7 +24,7 @@ rule tensorize:
 
 
 def _model_parquets(wildcards):
-    return [str(RESULTS / f"parquet/{m}/{c}.parquet") for (m, c) in sorted(PAIRS) if m == wildcards.model]
+    return [PARQUET.format(model=m, chunk=c) for (m, c) in sorted(PAIRS) if m == wildcards.model]
 
 
 rule lightcurve_gallery:
@@ -52,5 +52,5 @@ rule lightcurve_gallery:
         "../scripts/lightcurve_gallery.py"
 
 
-ALL_TARGETS.extend(all_chunk_files(str(RESULTS / "shards/{model}/{chunk}.arrow")))
+ALL_TARGETS.extend(SHARDS)
 ALL_TARGETS.extend(str(RESULTS / f"plots/lightcurves/{m}.png") for m in MODELS)

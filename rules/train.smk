@@ -11,7 +11,7 @@ _TRAIN_NOT_PARAMS = ("threads", "mem_mb", "runtime", "gpus", "progress_bar")
 
 rule train:
     input:
-        shards=all_chunk_files(str(RESULTS / "shards/{model}/{chunk}.arrow")),
+        shards=SHARDS,
         taxonomy=config["taxonomy"],
     output:
         model=RESULTS / "model/model.ckpt",
