@@ -80,7 +80,7 @@ def raw_logits(model: Any, shard: Shard, ends: np.ndarray, batch_size: int = 102
 
     from .predict import batched
 
-    temp = float(_temperature(model))
+    temp = float(model.temperature)
 
     def forward(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -111,11 +111,6 @@ def inference_device(device: str = "auto") -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise InputError("device cuda asked for, but no GPU is visible: use cpu or auto")
     return device
-
-
-def _temperature(model: Any) -> float:
-    t = getattr(model, "temperature", None)
-    return 1.0 if t is None else float(t)
 
 
 # --- calibration ---------------------------------------------------------------------------
@@ -167,9 +162,7 @@ def calibrate(
     from .model import load_model
 
     model = load_model(model_path, map_location=inference_device(device))
-    from .predict import model_taxonomy
-
-    tax = model_taxonomy(model)
+    tax = model.taxonomy
     val = load_split(shard_paths, "val")
     if len(val) == 0:
         raise InputError("the shards hold no validation objects: calibration needs the val split")
@@ -230,11 +223,10 @@ def evaluate(
 ) -> list[dict[str, Any]]:
     """Score ``model_path`` on ``split`` at every truncation and on full light curves (see module doc)."""
     from .model import load_model
-    from .predict import model_taxonomy
 
     model = load_model(model_path, map_location=inference_device(device))
-    tax = model_taxonomy(model)
-    temp = _temperature(model)
+    tax = model.taxonomy
+    temp = float(model.temperature)
     data = load_split(shard_paths, split)
     if len(data) == 0:
         raise InputError(f"the shards hold no {split} objects: nothing to evaluate (check the split fractions)")

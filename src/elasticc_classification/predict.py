@@ -162,7 +162,7 @@ def torch_classifier(model_path: str | Path) -> Classifier:
     from .export import exportable
 
     model = load_model(model_path)
-    tax = model_taxonomy(model)
+    tax = model.taxonomy
     steps = exportable(model)
 
     def forward(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
@@ -174,15 +174,7 @@ def torch_classifier(model_path: str | Path) -> Classifier:
         with torch.inference_mode():
             return steps.marginals(steps.step_logits(torch.from_numpy(x), torch.from_numpy(static))).double().numpy()
 
-    return Classifier(tax, model_feature_cfg(model), forward, "torch", list(model.hparams["feature_names"]), stepwise)
-
-
-def model_taxonomy(model: Any) -> Taxonomy:
-    """The taxonomy stored in a model's hyper-parameters."""
-    tax = getattr(model, "taxonomy", None)
-    if isinstance(tax, Taxonomy):
-        return tax
-    return Taxonomy.from_dict(model.hparams["taxonomy"], "model artifact")
+    return Classifier(tax, model_feature_cfg(model), forward, "torch", model.feature_names, stepwise)
 
 
 def model_feature_cfg(model: Any) -> dict[str, Any]:
