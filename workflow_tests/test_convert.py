@@ -19,21 +19,7 @@ from hypothesis import strategies as st
 
 from elasticc_classification import snana
 from elasticc_classification.errors import InputError
-
-SNIB = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_SNIb-Templates"
-MDWARF = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_Mdwarf-flare"
-PREFIX = "ELASTICC2_TRAIN_01_1percent_NONIaMODEL0"
-
-
-def pair(realdata: Path, model_dir: str, chunk: int) -> tuple[Path, Path]:
-    d = realdata / model_dir
-    return d / f"{PREFIX}-{chunk:04d}_HEAD.FITS.gz", d / f"{PREFIX}-{chunk:04d}_PHOT.FITS.gz"
-
-
-def cli(*args: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "elasticc_classification.cli", *map(str, args)], capture_output=True, text=True
-    )
+from wfutil import MDWARF, SNIB, cli, pair
 
 
 # --- real files ------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from elasticc_classification.mock import MODELS, generate
 from elasticc_classification.mock.generator import write_chunk
 from elasticc_classification.mock.models import SPECS
 
+from wfutil import stage_snakefile
+
 REAL = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_{}/ELASTICC2_TRAIN_01_1percent_NONIaMODEL0-{:04d}_{}.FITS.gz"
 REAL_CHUNK = {"SNIb-Templates": 1, "Mdwarf-flare": 31}  # non-empty real chunks
 PREFIX = "ELASTICC2_TRAIN_02"
@@ -342,19 +344,6 @@ def test_cli_writes_and_rejects_bad_input(tmp_path):
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _stage_snakefile(tmp_path: Path) -> Path:
-    """A Snakefile of the mock and convert stages alone (stages still being written cannot break it)."""
-    snakefile = tmp_path / "Snakefile"
-    snakefile.write_text(
-        f'configfile: "{ROOT}/config/config.yaml"\n'
-        f'include: "{ROOT}/rules/common.smk"\n'
-        f'include: "{ROOT}/rules/mock.smk"\n'
-        f'include: "{ROOT}/rules/convert.smk"\n'
-        "rule all:\n    input: ALL_TARGETS\n    default_target: True\n"
-    )
-    return snakefile
-
-
 def _snakemake(snakefile: Path, *args: str) -> subprocess.CompletedProcess:
     cmd = [str(Path(sys.executable).with_name("snakemake")), "--snakefile", str(snakefile), "--cores", "2",
            "--configfile", str(ROOT / "workflow_tests/tiny_config.yaml"), *args]
@@ -363,7 +352,7 @@ def _snakemake(snakefile: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_rule_mock_feeds_convert_and_matches_the_library(tmp_path):
     results = tmp_path / "results"
-    snakefile = _stage_snakefile(tmp_path)
+    snakefile = stage_snakefile(tmp_path, "mock", "convert")
     r = _snakemake(snakefile, "--config", f"results_dir={results}")
     assert r.returncode == 0, r.stderr[-3000:]
     import yaml
@@ -382,7 +371,8 @@ def test_rule_mock_feeds_convert_and_matches_the_library(tmp_path):
 
 
 def test_no_mock_jobs_with_a_real_raw_dir(realdata, tmp_path):
-    r = _snakemake(_stage_snakefile(tmp_path), "-n", "--config", f"results_dir={tmp_path / 'results'}",
+    snakefile = stage_snakefile(tmp_path, "mock", "convert")
+    r = _snakemake(snakefile, "-n", "--config", f"results_dir={tmp_path / 'results'}",
                    f"raw_dir={realdata / 'elasticc2_train_1percent'}")
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout + r.stderr
@@ -392,7 +382,8 @@ def test_no_mock_jobs_with_a_real_raw_dir(realdata, tmp_path):
 def test_unknown_mock_model_in_config_stops_the_workflow(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("mock: {models: [SNIa], chunks: 1, objects_per_chunk: 2, seed: 1, prefix: P}\n")
-    r = _snakemake(_stage_snakefile(tmp_path), "-n", "--configfile", str(ROOT / "workflow_tests/tiny_config.yaml"),
+    snakefile = stage_snakefile(tmp_path, "mock", "convert")
+    r = _snakemake(snakefile, "-n", "--configfile", str(ROOT / "workflow_tests/tiny_config.yaml"),
                    str(bad), "--config", f"results_dir={tmp_path / 'results'}")
     assert r.returncode != 0
     assert "unknown model(s) ['SNIa']" in r.stdout + r.stderr

@@ -3,8 +3,6 @@ and on small synthetic light curves for every rule (saturation, non-finite, orde
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -15,10 +13,8 @@ from lightcurve_tables import DET, make_table
 from elasticc_classification.features import build_shard, preprocess_table, resolve_config
 from elasticc_classification.snana import read_pair
 from elasticc_classification.taxonomy import Taxonomy
+from wfutil import MDWARF, SNIB, pair
 
-SNIB = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_SNIb-Templates"
-MDWARF = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_Mdwarf-flare"
-PREFIX = "ELASTICC2_TRAIN_01_1percent_NONIaMODEL0"
 # (model dir, chunk, row, SNID, NOBS, detections) from ../shared/realdata/README.md
 REAL = [
     (SNIB, 1, 0, "1144924", 78, 2),
@@ -26,11 +22,6 @@ REAL = [
     (SNIB, 6, 0, "569349", 191, 1),
     (MDWARF, 31, 0, "1973319", 183, 1),
 ]
-
-
-def pair(realdata: Path, model_dir: str, chunk: int) -> tuple[Path, Path]:
-    d = realdata / model_dir
-    return d / f"{PREFIX}-{chunk:04d}_HEAD.FITS.gz", d / f"{PREFIX}-{chunk:04d}_PHOT.FITS.gz"
 
 
 def hand_kept(phot_rows) -> list[int]:

@@ -7,7 +7,6 @@ local set-up and with the SLURM profile (group jobs). Best of two runs, to damp 
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from wfutil import copy_workflow, snakemake
+from wfutil import copy_workflow, job_counts, snakemake
 
 LIMIT_S = 10.0
 N_MODELS, N_CHUNKS = 32, 40
@@ -32,11 +31,6 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return copy_workflow(base / "wf"), raw
 
 
-def _job_counts(text: str) -> dict[str, int]:
-    block = text[text.index("Job stats:") :].split("\n\n")[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M)}
-
-
 @pytest.mark.parametrize("profile", [[], ["--workflow-profile", "profiles/slurm"]], ids=["local", "slurm-profile"])
 def test_full_layout_dry_run_under_10_s(layout: tuple[Path, Path], profile: list[str]) -> None:
     wf, raw = layout
@@ -47,7 +41,7 @@ def test_full_layout_dry_run_under_10_s(layout: tuple[Path, Path], profile: list
         t0 = time.perf_counter()
         r = snakemake(wf, *args, timeout=300)
         walls.append(time.perf_counter() - t0)
-    counts = _job_counts(r.stdout + r.stderr)
+    counts = job_counts(r.stdout + r.stderr)
     assert counts["convert"] == counts["tensorize"] == N_MODELS * N_CHUNKS
     assert counts["train"] == 1 and counts["total"] >= 2 * N_MODELS * N_CHUNKS + 1
     print(f"dry run of {counts['total']} jobs ({' '.join(profile) or 'local'}): {', '.join(f'{w:.2f}' for w in walls)} s")

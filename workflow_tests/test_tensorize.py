@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,24 +17,15 @@ from elasticc_classification.features import build_shard
 from elasticc_classification.shards import read_shard, write_shard
 from elasticc_classification.taxonomy import Taxonomy
 from elasticc_classification.tensorize import tensorize
+from wfutil import ROOT, SNIB, cli, job_counts, pair, repo_snakemake, stage_snakefile
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-SNIB = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_SNIb-Templates"
-PREFIX = "ELASTICC2_TRAIN_01_1percent_NONIaMODEL0"
 TAX = Taxonomy.load(None)
-
-
-def cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "elasticc_classification.cli", *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")
 def real_parquet(realdata, tmp_path_factory) -> Path:
-    d = realdata / SNIB
     out = tmp_path_factory.mktemp("pq") / "0003.parquet"
-    snana.convert_pair(d / f"{PREFIX}-0003_HEAD.FITS.gz", d / f"{PREFIX}-0003_PHOT.FITS.gz", out)
+    snana.convert_pair(*pair(realdata, SNIB, 3), out)
     return out
 
 
@@ -111,17 +100,12 @@ def test_python_api_leaves_no_partial_output(real_parquet, tmp_path):
 
 
 # --- Snakemake ------------------------------------------------------------------------------
-def snakemake(results: Path, raw_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [str(SNAKEMAKE), *args, "--cores", "2", "--config", f"raw_dir={raw_dir}", f"results_dir={results}"]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
-
-
 def test_rules_make_shards_and_gallery(realdata, tmp_path):
     raw = realdata / "elasticc2_train_1percent"
     results = tmp_path / "results"
     targets = [results / "shards/SNIb-Templates/0001.arrow", results / "shards/Mdwarf-flare/0001.arrow",
                results / "plots/lightcurves/SNIb-Templates.png"]
-    r = snakemake(results, raw, *map(str, targets))
+    r = repo_snakemake(results, raw, *map(str, targets))
     assert r.returncode == 0, r.stderr[-3000:]
     sh = read_shard(targets[0])
     assert len(sh) == 5 and sh.snid[0] == "1144924"
@@ -135,29 +119,23 @@ def test_rules_make_shards_and_gallery(realdata, tmp_path):
     # every chunk gets its own tensorize job (parallel), every model a gallery
     every = [str(results / f"shards/{p.model}/{p.chunk}.arrow") for p in layout.find_pairs(raw)]
     every += [str(results / f"plots/lightcurves/{m}.png") for m in ("SNIb-Templates", "Mdwarf-flare")]
-    dry = snakemake(results, raw, *every, "-n", "--quiet", "rules")
+    dry = repo_snakemake(results, raw, *every, "-n", "--quiet", "rules")
     text = dry.stdout + dry.stderr
     assert dry.returncode == 0, text[-3000:]
-    jobs = dict(line.split()[:2] for line in text.splitlines() if line.split()[:1] in (["tensorize"], ["lightcurve_gallery"], ["convert"]))
+    jobs = {k: n for k, n in job_counts(text).items() if k in ("tensorize", "lightcurve_gallery", "convert")}
     # made already: 2 shards, the SNIb gallery and so all 20 SNIb parquets plus Mdwarf 0001
-    assert jobs == {"tensorize": "58", "convert": "39", "lightcurve_gallery": "1"}
+    assert jobs == {"tensorize": 58, "convert": 39, "lightcurve_gallery": 1}
 
 
 def test_rule_all_includes_every_shard_and_gallery(realdata, tmp_path):
     """ALL_TARGETS gets one shard per chunk and one gallery per model (on a Snakefile of the
     convert and tensorize stages alone, so stages still being written cannot break this test)."""
     raw = realdata / "elasticc2_train_1percent"
-    snakefile = tmp_path / "Snakefile"
-    snakefile.write_text(
-        f'configfile: "{ROOT}/config/config.yaml"\n'
-        + "".join(f'include: "{ROOT}/rules/{s}.smk"\n' for s in ("common", "convert", "tensorize"))
-        + "rule all:\n    input: ALL_TARGETS\n    default_target: True\n"
-    )
-    r = snakemake(tmp_path / "results", raw, "-n", "--snakefile", str(snakefile))
+    snakefile = stage_snakefile(tmp_path, "convert", "tensorize")
+    r = repo_snakemake(tmp_path / "results", raw, "-n", "--snakefile", str(snakefile))
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout + r.stderr
-    counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
-              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    counts = job_counts(out)
     assert counts.get("tensorize") == 60 and counts.get("lightcurve_gallery") == 2, out[-2000:]
 
 
@@ -166,11 +144,10 @@ def test_rule_fails_cleanly_on_a_bad_parquet(realdata, tmp_path):
     results = tmp_path / "results"
     bad = results / "parquet/SNIb-Templates/0002.parquet"
     bad.parent.mkdir(parents=True)
-    d = realdata / SNIB
-    t = snana.read_pair(d / f"{PREFIX}-0002_HEAD.FITS.gz", d / f"{PREFIX}-0002_PHOT.FITS.gz")
+    t = snana.read_pair(*pair(realdata, SNIB, 2))
     pq.write_table(t.drop_columns(["BAND"]), bad)  # newer than the raw files: convert does not rerun
     out = results / "shards/SNIb-Templates/0002.arrow"
-    r = snakemake(results, raw, str(out), "--rerun-triggers", "mtime")
+    r = repo_snakemake(results, raw, str(out), "--rerun-triggers", "mtime")
     assert r.returncode != 0
     assert not out.exists()
     log = (results / "logs/tensorize/SNIb-Templates/0002.log").read_text()

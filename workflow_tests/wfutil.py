@@ -1,5 +1,6 @@
-"""Helpers for the workflow-level tests (reruns, scale, SLURM): a private copy of the workflow,
-running Snakemake in it, and reading which jobs a dry run plans."""
+"""Helpers shared by the tests: a private copy of the workflow, running Snakemake in it or in the
+repository itself, a Snakefile of a few stages, reading which jobs a dry run plans, the package CLI,
+and the paths of the real SNANA chunk pairs in ../shared/realdata (the ``realdata`` fixture)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ TINY = ROOT / "workflow_tests" / "tiny_config.yaml"
 # Top-level entries a workflow copy leaves out (everything else, e.g. rules/, scripts/, config/,
 # profiles/, envs/, report/, is copied); the package is imported from the installed (editable) src/.
 SKIP = {".git", ".venv", ".snakemake", ".ci", "results", "data", "src", "bench", "docs", "workflow_tests", ".pytest_cache"}
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+# real SNANA chunk pairs, relative to ../shared/realdata (conftest's ``realdata`` fixture)
+SNIB = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_SNIb-Templates"
+MDWARF = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_Mdwarf-flare"
+PREFIX = "ELASTICC2_TRAIN_01_1percent_NONIaMODEL0"
 _JOB = re.compile(r"^\s*(?:local)?rule (\w+):\s*$")
 _WC = re.compile(r"^\s*wildcards: (.*)$")
 
@@ -71,3 +77,44 @@ def dry_run(wf: Path, *args: str) -> dict[str, set[str]]:
     if not jobs:
         assert "Nothing to be done" in r.stdout + r.stderr, f"no jobs parsed from a dry run that has work:\n{r.stdout[-3000:]}"
     return jobs
+
+
+def job_counts(text: str) -> dict[str, int]:
+    """rule -> job count (and ``total``) from the first "Job stats:" block of Snakemake's output
+    (empty without one)."""
+    start = text.find("Job stats:")
+    if start < 0:
+        return {}
+    block = text[start:].split("\n\n")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M)}
+
+
+def stage_snakefile(dest: Path, *stages: str) -> Path:
+    """``dest/Snakefile`` of the repository's common rules and ``stages`` (``rules/<stage>.smk``)
+    alone, with ``rule all`` over ALL_TARGETS: stages still being written cannot break a test of it."""
+    snakefile = dest / "Snakefile"
+    snakefile.write_text(
+        f'configfile: "{ROOT}/config/config.yaml"\n'
+        + "".join(f'include: "{ROOT}/rules/{s}.smk"\n' for s in ("common", *stages))
+        + "rule all:\n    input: ALL_TARGETS\n    default_target: True\n"
+    )
+    return snakefile
+
+
+def repo_snakemake(results: Path, raw_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run Snakemake from the repository root (not a copy) on ``raw_dir`` with outputs under
+    ``results``; the caller checks the exit status."""
+    cmd = [str(SNAKEMAKE), *args, "--cores", "2", "--config", f"raw_dir={raw_dir}", f"results_dir={results}"]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def cli(*args: str | Path) -> subprocess.CompletedProcess:
+    """``python -m elasticc_classification.cli ARGS`` from the repository root, output captured."""
+    return subprocess.run([sys.executable, "-m", "elasticc_classification.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+def pair(realdata: Path, model_dir: str, chunk: int) -> tuple[Path, Path]:
+    """HEAD and PHOT files of real chunk ``chunk`` of ``model_dir`` (:data:`SNIB`, :data:`MDWARF`)."""
+    d = realdata / model_dir
+    return d / f"{PREFIX}-{chunk:04d}_HEAD.FITS.gz", d / f"{PREFIX}-{chunk:04d}_PHOT.FITS.gz"
