@@ -174,8 +174,7 @@ def calibrate(
                     " (at the search bound)" if not 0.051 < temp < 19.9 else "")
 
     def leaf_ece(t: float) -> float:
-        v = M.level_view(tax, "leaf", leaf, marginals_from_logits(logits, tax, t))
-        return M.reliability(v.proba.max(axis=1), v.y_pred == v.y_true, n_bins)["ece"]
+        return M.level_reliability(M.level_view(tax, "leaf", leaf, marginals_from_logits(logits, tax, t)), n_bins)["ece"]
 
     summary = {
         "temperature": temp,
@@ -244,9 +243,13 @@ def evaluate(
         logits = raw_logits(model, data, ends, batch_size)
         marg = marginals_from_logits(logits, tax, temp)
         recs, pcs, _ = M.level_records(tax, leaf, marg, d, n_bins)
-        recs_raw = M.level_records(tax, leaf, marginals_from_logits(logits, tax, 1.0), d, n_bins)[0] if temp != 1.0 else recs
-        for r, r0 in zip(recs, recs_raw):
-            r["ece_uncalibrated"] = r0["ece"]
+        if temp != 1.0:  # the ECE alone of the same logits at temperature 1
+            raw = marginals_from_logits(logits, tax, 1.0)
+            ece_raw = [M.level_reliability(M.level_view(tax, r["level"], leaf, raw), n_bins)["ece"] for r in recs]
+        else:
+            ece_raw = [r["ece"] for r in recs]
+        for r, e0 in zip(recs, ece_raw):
+            r["ece_uncalibrated"] = e0
             r["temperature"] = temp
             r["mean_n_obs"] = float(ends.mean())
         records += recs
@@ -330,8 +333,7 @@ def make_plots(
     plots.plot_roc(curves, "one-vs-rest ROC per leaf (test split, full light curves)", out_dir / "roc_leaf.png")
     diagrams = {}
     for level in M.level_names(tax):
-        lv = M.level_view(tax, level, leaf, full)
-        diagrams[level] = M.reliability(lv.proba.max(axis=1), lv.y_pred == lv.y_true, n_bins)
+        diagrams[level] = M.level_reliability(M.level_view(tax, level, leaf, full), n_bins)
     plots.plot_reliability(diagrams, "reliability (test split, full light curves)", out_dir / "reliability.png")
     written += [out_dir / "f1_vs_days.png", out_dir / "roc_leaf.png", out_dir / "reliability.png"]
     for d in [*map(str, confusion_days), "full"]:

@@ -154,6 +154,12 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -
     return {"ece": ece, "bin_edges": edges, "count": count, "confidence": mean_conf, "accuracy": acc}
 
 
+def level_reliability(v: LevelView, n_bins: int = 10) -> dict[str, Any]:
+    """:func:`reliability` of the predicted class's probability at one level (its ``"ece"``: the level's ECE)."""
+    conf = v.proba.max(axis=1) if len(v.proba) else np.zeros(0)
+    return reliability(conf, v.y_pred == v.y_true, n_bins)
+
+
 # --- records -------------------------------------------------------------------------------
 def level_records(
     tax: Taxonomy, leaf_true: np.ndarray, marginals: np.ndarray, days: int | str, n_bins: int = 10
@@ -169,8 +175,7 @@ def level_records(
         cm = confusion_matrix(v.y_true, v.y_pred, len(v.classes))
         confusions[level] = cm
         rec = {"level": level, "days": days, **summary_scores(cm)}
-        conf = v.proba.max(axis=1) if len(v.proba) else np.zeros(0)
-        rec["ece"] = reliability(conf, v.y_pred == v.y_true, n_bins)["ece"]
+        rec["ece"] = level_reliability(v, n_bins)["ece"]
         records.append(rec)
         sc = per_class_scores(cm)
         for j, node in enumerate(v.classes):
