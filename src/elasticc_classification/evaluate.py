@@ -37,6 +37,8 @@ from .taxonomy import Taxonomy
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFUSION_DAYS: tuple[int, ...] = (0, 8, 64)
+#: Temperature range :func:`fit_temperature` searches by default.
+TEMPERATURE_RANGE: tuple[float, float] = (0.05, 20.0)
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -125,7 +127,9 @@ def leaf_nll(logits: np.ndarray, leaf: np.ndarray, tax: Taxonomy, temperature: f
         return float(-lm[torch.arange(len(leaf)), torch.from_numpy(leaf.astype(np.int64))].mean())
 
 
-def fit_temperature(logits: np.ndarray, leaf: np.ndarray, tax: Taxonomy, lo: float = 0.05, hi: float = 20.0, tol: float = 1e-4) -> float:
+def fit_temperature(
+    logits: np.ndarray, leaf: np.ndarray, tax: Taxonomy, lo: float = TEMPERATURE_RANGE[0], hi: float = TEMPERATURE_RANGE[1], tol: float = 1e-4
+) -> float:
     """Temperature minimising :func:`leaf_nll` (golden-section search on log T in [lo, hi])."""
     ok = np.asarray(leaf) >= 0
     logits, leaf = logits[ok], np.asarray(leaf)[ok]
@@ -168,10 +172,14 @@ def calibrate(
         raise InputError("the shards hold no validation objects: calibration needs the val split")
     logits = np.concatenate([raw_logits(model, val, truncation_ends(val, d), batch_size) for d in days])
     leaf = np.tile(val.leaf.astype(np.int64), len(days))
-    temp = fit_temperature(logits, leaf, tax)
-    if len(val) < 30 or not 0.051 < temp < 19.9:
+    labelled = leaf >= 0  # only objects of a known class are scored
+    logits, leaf = logits[labelled], leaf[labelled]
+    lo, hi = TEMPERATURE_RANGE
+    temp = fit_temperature(logits, leaf, tax, lo, hi)
+    at_bound = not lo * 1.02 < temp < hi * 0.995
+    if len(val) < 30 or at_bound:
         log.warning("temperature %.3f from only %d validation objects%s: poorly constrained", temp, len(val),
-                    " (at the search bound)" if not 0.051 < temp < 19.9 else "")
+                    " (at the search bound)" if at_bound else "")
 
     def leaf_ece(t: float) -> float:
         return M.level_reliability(M.level_view(tax, "leaf", leaf, marginals_from_logits(logits, tax, t)), n_bins)["ece"]
@@ -180,8 +188,8 @@ def calibrate(
         "temperature": temp,
         "n_val_objects": len(val),
         "days": [str(d) for d in days],
-        "nll_before": leaf_nll(logits[leaf >= 0], leaf[leaf >= 0], tax, 1.0),
-        "nll_after": leaf_nll(logits[leaf >= 0], leaf[leaf >= 0], tax, temp),
+        "nll_before": leaf_nll(logits, leaf, tax, 1.0),
+        "nll_after": leaf_nll(logits, leaf, tax, temp),
         "leaf_ece_before": leaf_ece(1.0),
         "leaf_ece_after": leaf_ece(temp),
     }
