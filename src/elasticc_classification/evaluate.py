@@ -333,23 +333,25 @@ def make_plots(
     tax = Taxonomy.from_dict(json.loads(str(pred["taxonomy"])), str(eval_dir / "predictions.npz"))
     labels = [str(d) for d in pred["days"]]
     leaf = pred["leaf"]
+    marginals = pred["marginals"]  # NpzFile reads a member from the file at every access: once here
+
+    def views(d: str) -> dict[str, M.LevelView]:
+        marg = marginals[labels.index(d)].astype(np.float64)
+        return {level: M.level_view(tax, level, leaf, marg) for level in M.level_names(tax)}
+
     written = []
     plots.plot_f1_vs_days([r for r in records if r["macro_f1"] is not None], out_dir / "f1_vs_days.png")
-    full = pred["marginals"][labels.index("full")].astype(np.float64)
-    v = M.level_view(tax, "leaf", leaf, full)
+    full = views("full")
+    v = full["leaf"]
     curves = {tax.nodes[c]: M.roc_curve(v.y_true == j, v.proba[:, j]) for j, c in enumerate(v.classes)}
     plots.plot_roc(curves, "one-vs-rest ROC per leaf (test split, full light curves)", out_dir / "roc_leaf.png")
-    diagrams = {}
-    for level in M.level_names(tax):
-        diagrams[level] = M.level_reliability(M.level_view(tax, level, leaf, full), n_bins)
+    diagrams = {level: M.level_reliability(lv, n_bins) for level, lv in full.items()}
     plots.plot_reliability(diagrams, "reliability (test split, full light curves)", out_dir / "reliability.png")
     written += [out_dir / "f1_vs_days.png", out_dir / "roc_leaf.png", out_dir / "reliability.png"]
     for d in [*map(str, confusion_days), "full"]:
         if d not in labels:
             raise InputError(f"confusion matrix at {d} days asked for, but the evaluation has only days {labels}")
-        marg = pred["marginals"][labels.index(d)].astype(np.float64)
-        for level in M.level_names(tax):
-            lv = M.level_view(tax, level, leaf, marg)
+        for level, lv in (full if d == "full" else views(d)).items():
             cm = M.confusion_matrix(lv.y_true, lv.y_pred, len(lv.classes))
             when = "full light curves" if d == "full" else f"{d} days after the first detection"
             path = out_dir / f"confusion_{level}_{d}.png"
