@@ -10,7 +10,6 @@ and discovers the chunk pairs with :func:`layout.find_pairs`. A tarball already 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import tarfile
@@ -19,7 +18,7 @@ import urllib.request
 from pathlib import Path, PurePosixPath
 
 from . import layout
-from .errors import InputError, atomic_output
+from .errors import InputError, atomic_output, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +167,7 @@ def download(
     if not keep_tarball:
         tarball.unlink()
     marker = dest / MARKER
-    with atomic_output(marker) as tmp:
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
+    write_json_atomic(marker, record)
     return marker
 
 

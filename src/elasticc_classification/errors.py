@@ -1,4 +1,4 @@
-"""Exceptions for bad user input, and atomic output files.
+"""Exceptions for bad user input, and atomic output files (JSON among them).
 
 Every error a user can cause derives from :class:`InputError`; the CLI and the Snakemake
 scripts print its message alone (what, which file/object, what to do) and exit non-zero.
@@ -7,10 +7,11 @@ scripts print its message alone (what, which file/object, what to do) and exit n
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 
 class InputError(ValueError):
@@ -39,3 +40,9 @@ def atomic_output(path: str | Path, suffix: str | None = None) -> Iterator[Path]
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` to ``path`` as JSON (indent 1, trailing newline) via :func:`atomic_output`."""
+    with atomic_output(path, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(obj, indent=1) + "\n")

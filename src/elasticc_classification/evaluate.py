@@ -30,7 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import metrics as M
-from .errors import InputError, atomic_output
+from .errors import InputError, atomic_output, write_json_atomic
 from .shards import SPLITS, Shard, concat_shards, read_shard
 from .taxonomy import Taxonomy
 
@@ -197,7 +197,7 @@ def calibrate(
              temp, len(val), len(days), summary["nll_before"], summary["nll_after"], summary["leaf_ece_before"], summary["leaf_ece_after"])
     save_temperature(model_path, out_model, temp, summary)
     if out_json is not None:
-        _write_json(summary, out_json)
+        write_json_atomic(out_json, summary)
     return summary
 
 
@@ -282,7 +282,7 @@ def write_predictions(path: str | Path, tax: Taxonomy, leaf: np.ndarray, labels:
 
 def write_metrics(records: list[dict[str, Any]], json_path: str | Path, csv_path: str | Path) -> None:
     """``metrics.json`` (list of records, NaN as null) and its CSV twin."""
-    _write_json([{k: _jsonable(v) for k, v in r.items()} for r in records], json_path)
+    write_json_atomic(json_path, [{k: _jsonable(v) for k, v in r.items()} for r in records])
     _write_csv(records, csv_path)
 
 
@@ -290,11 +290,6 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
-
-
-def _write_json(obj: Any, path: str | Path) -> None:
-    with atomic_output(path, suffix=".json") as tmp:
-        tmp.write_text(json.dumps(obj, indent=1) + "\n")
 
 
 def _write_csv(rows: list[dict[str, Any]], path: str | Path) -> None:
