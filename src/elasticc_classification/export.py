@@ -218,27 +218,29 @@ def load_torchscript(path: str | Path) -> tuple[Any, dict[str, Any]]:
 
 def load_onnx_classifier(path: str | Path):
     """A :class:`~.predict.Classifier` running on onnxruntime (CPU). A checkpoint is exported to a
-    temporary ONNX file first."""
+    temporary ONNX file first (removed once the session has read it)."""
+    import contextlib
     import tempfile
 
     from .predict import Classifier
 
     path = Path(path)
-    if path.suffix != ".onnx":
-        tmpdir = tempfile.mkdtemp(prefix="elasticc-onnx-")
-        path = export(path, Path(tmpdir) / "model.onnx", "onnx")
-    try:
-        import onnx
-        import onnxruntime as ort
-    except ImportError:
-        raise InputError("onnxruntime is not installed: pip install 'elasticc-classification[onnx]'") from None
-    try:
-        meta_props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-        so = ort.SessionOptions()
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared CPUs: no busy-wait between batches
-        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    except Exception as e:  # noqa: BLE001 - onnx/ort raise many types for bad files
-        raise InputError(f"{path}: not a readable ONNX model ({type(e).__name__}); export it again") from None
+    with contextlib.ExitStack() as stack:
+        if path.suffix != ".onnx":
+            tmpdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="elasticc-onnx-"))
+            path = export(path, Path(tmpdir) / "model.onnx", "onnx")
+        try:
+            import onnx
+            import onnxruntime as ort
+        except ImportError:
+            raise InputError("onnxruntime is not installed: pip install 'elasticc-classification[onnx]'") from None
+        try:
+            meta_props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+            so = ort.SessionOptions()
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared CPUs: no busy-wait between batches
+            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001 - onnx/ort raise many types for bad files
+            raise InputError(f"{path}: not a readable ONNX model ({type(e).__name__}); export it again") from None
     if META_KEY not in meta_props:
         raise InputError(f"{path}: no {META_KEY} metadata; export it with `elasticc-classification export`")
     meta = json.loads(meta_props[META_KEY])
