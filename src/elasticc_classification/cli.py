@@ -54,15 +54,16 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    from .evaluate import calibrate, evaluate, make_plots
+    from .evaluate import DEFAULT_CONFUSION_DAYS, calibrate, evaluate, make_plots
     from .metrics import DEFAULT_DAYS
 
     days = args.days if args.days is not None else list(DEFAULT_DAYS)
+    confusion_days = args.confusion_days if args.confusion_days is not None else list(DEFAULT_CONFUSION_DAYS)
     model = args.model
     if args.calibrate:
         model = args.out_dir / "model_calibrated.ckpt"
         calibrate(args.model, args.shards, model, args.out_dir / "calibration.json", batch_size=args.batch_size)
-    conf = [d for d in args.confusion_days if d in days]
+    conf = [d for d in confusion_days if d in days]
     evaluate(model, args.shards, args.out_dir, days=days, batch_size=args.batch_size, plot_days=conf)
     if args.plots:
         make_plots(args.out_dir, args.out_dir / "plots", confusion_days=conf, loss_csv=args.loss_csv)
@@ -138,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("out_dir", type=Path, help="output directory (metrics.json, metrics.csv, per_class.csv, predictions.npz)")
     ev.add_argument("--days", type=int, nargs="+", default=None,
                     help="truncations, days after the first detection (default 0 1 2 4 ... 1024)")
-    ev.add_argument("--confusion-days", type=int, nargs="*", default=[0, 8, 64],
-                    help="confusion matrices at these truncations (those in --days) and on full light curves")
+    ev.add_argument("--confusion-days", type=int, nargs="*", default=None,
+                    help="confusion matrices at these truncations (those in --days) and on full light curves (default 0 8 64)")
     ev.add_argument("--calibrate", action="store_true", help="fit a temperature on the validation split first")
     ev.add_argument("--plots", action="store_true", help="also write the PNG figures to OUT_DIR/plots")
     ev.add_argument("--loss-csv", type=Path, help="the trainer's CSVLogger metrics.csv (adds loss.png to --plots)")
