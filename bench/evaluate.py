@@ -27,9 +27,10 @@ sys.path.insert(0, str(ROOT / "src"))
 from elasticc_classification import evaluate as E  # noqa: E402
 from elasticc_classification.features import feature_names, resolve_config, static_names  # noqa: E402
 from elasticc_classification.metrics import DEFAULT_DAYS  # noqa: E402
-from elasticc_classification.model import HierarchicalClassifier, artifact_dict, load_model  # noqa: E402
+from elasticc_classification.model import load_model  # noqa: E402
 from elasticc_classification.shards import Shard, write_shard  # noqa: E402
 from elasticc_classification.taxonomy import Taxonomy  # noqa: E402
+from predict import make_model  # noqa: E402  bench/predict.py, beside this script
 
 
 def synthetic_test_shard(n: int, path: Path, seed: int = 0) -> None:
@@ -60,9 +61,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="bench-evaluate-"))
     synthetic_test_shard(args.objects, tmp / "test.arrow")
-    cfg = resolve_config({})
-    m = HierarchicalClassifier(Taxonomy.load().to_dict(), feature_names(cfg), static_names(cfg), preprocess=cfg)
-    torch.save(artifact_dict(m.eval()), tmp / "model.ckpt")
+    make_model(tmp / "model.ckpt")
     dev = E.inference_device(args.device)
     n_eval = args.objects * (len(DEFAULT_DAYS) + 1)
 
