@@ -139,8 +139,17 @@ def main(argv: list[str] | None = None) -> None:
     cmds = {
         "true": ["true"],
         "floor": ["gzip", "-dc", str(head), str(phot)],
-        "ours": [sys.executable, "-m", "elasticc_classification.cli", "convert", str(head), str(phot), str(ours_out),
-                 "--model", "SNIb-Templates"],
+        "ours": [
+            sys.executable,
+            "-m",
+            "elasticc_classification.cli",
+            "convert",
+            str(head),
+            str(phot),
+            str(ours_out),
+            "--model",
+            "SNIb-Templates",
+        ],
         "ref": [sys.executable, __file__, "--per-object", str(head), str(phot), str(ref_out)],
     }
     if args.skip_per_object:
@@ -160,14 +169,23 @@ def main(argv: list[str] | None = None) -> None:
     print(f"chunk: {t.num_rows} objects, {n_obs} observations, {gz_mb:.1f} MB gzipped ({head.name} + PHOT)")
     print(f"`true` (timer floor)    {empty[0]:7.3f} s  peak RSS {empty[1]:7.1f} MB")
     print(f"gzip -dc (floor)       {floor[0]:7.3f} s  peak RSS {floor[1]:7.1f} MB")
-    print(f"convert (this package) {ours[0]:7.3f} s  peak RSS {ours[1]:7.1f} MB   ratio to floor {ours[0] / floor[0]:.2f} (goal <= 4)")
+    print(
+        f"convert (this package) {ours[0]:7.3f} s  peak RSS {ours[1]:7.1f} MB   ratio to floor {ours[0] / floor[0]:.2f} (goal <= 4)"
+    )
     if not args.skip_per_object:
         ref = min(runs["ref"])
         r = pq.read_table(ref_out, columns=["SNID", "MJD", "FLUXCAL"])
-        same = (r.num_rows == t.num_rows and pc.list_flatten(r["MJD"]).equals(pc.list_flatten(t["MJD"]))
-                and np.allclose(pc.list_flatten(r["FLUXCAL"]).to_numpy(), pc.list_flatten(t["FLUXCAL"]).to_numpy(), equal_nan=True))
-        print(f"per-object (sncosmo)   {ref[0]:7.3f} s  peak RSS {ref[1]:7.1f} MB   speed-up {ref[0] / ours[0]:.1f}x (goal >= 8); "
-              f"same light curves: {same}")
+        same = (
+            r.num_rows == t.num_rows
+            and pc.list_flatten(r["MJD"]).equals(pc.list_flatten(t["MJD"]))
+            and np.allclose(
+                pc.list_flatten(r["FLUXCAL"]).to_numpy(), pc.list_flatten(t["FLUXCAL"]).to_numpy(), equal_nan=True
+            )
+        )
+        print(
+            f"per-object (sncosmo)   {ref[0]:7.3f} s  peak RSS {ref[1]:7.1f} MB   speed-up {ref[0] / ours[0]:.1f}x (goal >= 8); "
+            f"same light curves: {same}"
+        )
     if tmp:
         tmp.cleanup()
 

@@ -24,13 +24,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from elasticc_classification import evaluate as E  # noqa: E402
-from elasticc_classification.features import feature_names, resolve_config, static_names  # noqa: E402
-from elasticc_classification.metrics import DEFAULT_DAYS  # noqa: E402
-from elasticc_classification.model import load_model  # noqa: E402
-from elasticc_classification.shards import Shard, write_shard  # noqa: E402
-from elasticc_classification.taxonomy import Taxonomy  # noqa: E402
 from predict import make_model  # noqa: E402  bench/predict.py, beside this script
+
+from elasticc_classification.evaluation import evaluate as E  # noqa: E402
+from elasticc_classification.evaluation.metrics import DEFAULT_DAYS  # noqa: E402
+from elasticc_classification.features.features import feature_names, resolve_config, static_names  # noqa: E402
+from elasticc_classification.features.shards import Shard, write_shard  # noqa: E402
+from elasticc_classification.features.taxonomy import Taxonomy  # noqa: E402
+from elasticc_classification.model.module import load_model  # noqa: E402
 
 
 def synthetic_test_shard(n: int, path: Path, seed: int = 0) -> None:
@@ -45,10 +46,21 @@ def synthetic_test_shard(n: int, path: Path, seed: int = 0) -> None:
     t = np.cumsum(steps) - np.repeat(np.cumsum(steps)[off[:-1]], lengths)
     x = rng.normal(size=(off[-1], f)).astype(np.float32)
     x[:, 0] = t
-    write_shard(Shard(np.arange(n).astype(str).astype(object), np.full(n, "m", object), rng.choice(tax.leaves, n).astype(np.int16),
-                      np.full(n, 2, np.int8), np.zeros(n), (rng.random(n) * lengths / 3).astype(np.int32),
-                      rng.normal(size=(n, s)).astype(np.float32), x, off,
-                      meta={"feature_names": feature_names(cfg), "static_names": static_names(cfg)}), path)
+    write_shard(
+        Shard(
+            np.arange(n).astype(str).astype(object),
+            np.full(n, "m", object),
+            rng.choice(tax.leaves, n).astype(np.int16),
+            np.full(n, 2, np.int8),
+            np.zeros(n),
+            (rng.random(n) * lengths / 3).astype(np.int32),
+            rng.normal(size=(n, s)).astype(np.float32),
+            x,
+            off,
+            meta={"feature_names": feature_names(cfg), "static_names": static_names(cfg)},
+        ),
+        path,
+    )
 
 
 def main() -> None:
@@ -75,9 +87,13 @@ def main() -> None:
     E.evaluate(tmp / "model.ckpt", [tmp / "test.arrow"], tmp / "eval", device=args.device)
     full = time.perf_counter() - t0
     gpu = f", GPU peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB" if dev == "cuda" else ""
-    print(f"device {dev}, {args.objects} test objects (mean {data.lengths.mean():.0f} observations), {len(DEFAULT_DAYS) + 1} truncations")
+    print(
+        f"device {dev}, {args.objects} test objects (mean {data.lengths.mean():.0f} observations), {len(DEFAULT_DAYS) + 1} truncations"
+    )
     print(f"forward passes alone: {base:.1f} s = {n_eval / base:,.0f} light curves/s")
-    print(f"evaluate (everything): {full:.1f} s = {n_eval / full:,.0f} light curves/s, {full / base:.2f}x the forward passes")
+    print(
+        f"evaluate (everything): {full:.1f} s = {n_eval / full:,.0f} light curves/s, {full / base:.2f}x the forward passes"
+    )
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB{gpu}")
 
 

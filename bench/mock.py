@@ -74,10 +74,14 @@ def main(argv: list[str] | None = None) -> int:
             tot_ours += best
             tot_floor += fl
             print(f"{model:22s} {n:7d} {nobs / max(n, 1):7.0f} {best:7.3f} {n / best:8.0f} {best / fl:10.2f}")
-        print(f"{'TOTAL':22s} {tot_obj:7d} {tot_obs / tot_obj:7.0f} {tot_ours:7.3f} {tot_obj / tot_ours:8.0f} "
-              f"{tot_ours / tot_floor:10.2f}")
-        print(f"goal >= 5000 objects/s on one core: {'met' if tot_obj / tot_ours >= 5000 else 'NOT met'} "
-              f"({tot_obj / tot_ours:.0f} objects/s, CPU time)")
+        print(
+            f"{'TOTAL':22s} {tot_obj:7d} {tot_obs / tot_obj:7.0f} {tot_ours:7.3f} {tot_obj / tot_ours:8.0f} "
+            f"{tot_ours / tot_floor:10.2f}"
+        )
+        print(
+            f"goal >= 5000 objects/s on one core: {'met' if tot_obj / tot_ours >= 5000 else 'NOT met'} "
+            f"({tot_obj / tot_ours:.0f} objects/s, CPU time)"
+        )
         if args.layout:
             t = time.perf_counter()
             pairs = generate(out / "layout", n_chunks=40, objects_per_chunk=2, seed=args.seed)

@@ -31,11 +31,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from elasticc_classification import export as X  # noqa: E402
-from elasticc_classification.features import feature_names, resolve_config, static_names  # noqa: E402
-from elasticc_classification.loss import log_marginals  # noqa: E402
-from elasticc_classification.model import HierarchicalClassifier, artifact_dict, load_model  # noqa: E402
-from elasticc_classification.taxonomy import Taxonomy  # noqa: E402
+from elasticc_classification.features.features import feature_names, resolve_config, static_names  # noqa: E402
+from elasticc_classification.features.taxonomy import Taxonomy  # noqa: E402
+from elasticc_classification.inference import export as X  # noqa: E402
+from elasticc_classification.model.loss import log_marginals  # noqa: E402
+from elasticc_classification.model.module import HierarchicalClassifier, artifact_dict, load_model  # noqa: E402
 
 
 def make_model(path: Path) -> None:
@@ -83,8 +83,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--threads", type=int, default=2, help="torch / onnxruntime intra-op threads for batches (CPU)")
-    ap.add_argument("--latency-threads", type=int, default=1,
-                    help="threads for one alert (default 1: a broker runs one worker per core; intra-op threads only add barriers)")
+    ap.add_argument(
+        "--latency-threads",
+        type=int,
+        default=1,
+        help="threads for one alert (default 1: a broker runs one worker per core; intra-op threads only add barriers)",
+    )
     ap.add_argument("--steps", type=int, default=100, help="observations per light curve")
     ap.add_argument("--calls", type=int, default=500, help="single-alert calls per path")
     ap.add_argument("--batch", type=int, default=None, help="batch size for throughput (default 1024 CPU, 4096 GPU)")
@@ -102,8 +106,10 @@ def main() -> None:
     exp = X.exportable(model).to(dev)
     f, s = len(model.feature_names), len(model.static_names)
     base = torch.nn.LSTM(f, 100, num_layers=2, batch_first=True).to(dev).eval()
-    print(f"device {dev} ({torch.cuda.get_device_name() if dev.type == 'cuda' else f'{args.threads} threads'}), "
-          f"torch {torch.__version__}, F={f}, S={s}, {args.steps} observations per light curve")
+    print(
+        f"device {dev} ({torch.cuda.get_device_name() if dev.type == 'cuda' else f'{args.threads} threads'}), "
+        f"torch {torch.__version__}, F={f}, S={s}, {args.steps} observations per light curve"
+    )
 
     def run_torch(x, lengths, static):
         return log_marginals(model(x, lengths, static), model.tree).exp()
@@ -130,26 +136,35 @@ def main() -> None:
         single["onnx (onnxruntime)"] = lambda: onnx_sess.run(None, feeds1)  # noqa: F821 (the session set below)
     torch.set_num_threads(args.latency_threads)
     if onnx_sess is not None:
-        onnx_sess = ort.InferenceSession(str(tmp / "model.onnx"), _ort_options(ort, args.latency_threads), providers=["CPUExecutionProvider"])
+        onnx_sess = ort.InferenceSession(
+            str(tmp / "model.onnx"), _ort_options(ort, args.latency_threads), providers=["CPUExecutionProvider"]
+        )
     with torch.inference_mode():
         lat = interleaved(single, args.calls, warmup=20, sync=sync)
     torch.set_num_threads(args.threads)
     if onnx_sess is not None:
-        onnx_sess = ort.InferenceSession(str(tmp / "model.onnx"), _ort_options(ort, args.threads), providers=["CPUExecutionProvider"])
+        onnx_sess = ort.InferenceSession(
+            str(tmp / "model.onnx"), _ort_options(ort, args.threads), providers=["CPUExecutionProvider"]
+        )
+
     def figure(line: str) -> None:
         print(f"FIGURE {line}")
         if args.figures:
             with args.figures.open("a") as fh:
                 fh.write(line + "\n")
 
-    print(f"\none alert, {args.steps} observations, {args.latency_threads} thread(s): latency over {args.calls} interleaved calls (ms)")
+    print(
+        f"\none alert, {args.steps} observations, {args.latency_threads} thread(s): latency over {args.calls} interleaved calls (ms)"
+    )
     print(f"{'path':28s} {'p50':>8s} {'p99':>8s} {'p50/base':>9s}")
     base_p50 = np.percentile(lat["baseline nn.LSTM 2x100"], 50)
     for name, v in lat.items():
         p50, p99 = np.percentile(v * 1e3, [50, 99])
         print(f"{name:28s} {p50:8.3f} {p99:8.3f} {p50 / base_p50 / 1e3:9.2f}")
-        figure(f"predict_latency device={dev.type} path={name.split()[0]} steps={args.steps} p50_ms={p50:.3f} p99_ms={p99:.3f} "
-               f"p50_vs_bare_lstm={p50 / base_p50 / 1e3:.2f}")
+        figure(
+            f"predict_latency device={dev.type} path={name.split()[0]} steps={args.steps} p50_ms={p50:.3f} p99_ms={p99:.3f} "
+            f"p50_vs_bare_lstm={p50 / base_p50 / 1e3:.2f}"
+        )
 
     # -- batched --------------------------------------------------------------------------------
     xb, lb, sb = (t.to(dev) for t in inputs(batch, args.steps, f, s, seed=1))
@@ -162,14 +177,18 @@ def main() -> None:
         many["onnx (onnxruntime)"] = lambda: onnx_sess.run(None, feeds)
     with torch.inference_mode():
         tb = interleaved(many, args.rounds, warmup=1, sync=sync)
-    print(f"\nbatched throughput, batch {batch} x {args.steps} observations, {args.rounds} interleaved rounds (light curves/s)")
+    print(
+        f"\nbatched throughput, batch {batch} x {args.steps} observations, {args.rounds} interleaved rounds (light curves/s)"
+    )
     print(f"{'path':28s} {'median':>10s} {'best':>10s} {'vs base':>8s}")
     base_med = np.median(batch / tb["baseline nn.LSTM 2x100"])
     for name, v in tb.items():
         lcs = batch / v
         print(f"{name:28s} {np.median(lcs):10.0f} {lcs.max():10.0f} {np.median(lcs) / base_med:8.2f}")
-        figure(f"predict_throughput device={dev.type} path={name.replace(' ', '_')} batch={batch} steps={args.steps} "
-               f"lc_per_s_median={np.median(lcs):.0f} best={lcs.max():.0f} vs_bare_lstm={np.median(lcs) / base_med:.2f}")
+        figure(
+            f"predict_throughput device={dev.type} path={name.replace(' ', '_')} batch={batch} steps={args.steps} "
+            f"lc_per_s_median={np.median(lcs):.0f} best={lcs.max():.0f} vs_bare_lstm={np.median(lcs) / base_med:.2f}"
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gpu = f", GPU peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB" if dev.type == "cuda" else ""
     print(f"\npeak RSS {peak:.0f} MiB{gpu}")

@@ -36,11 +36,16 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from elasticc_classification import features, layout, snana  # noqa: E402
-from elasticc_classification.augment import pad_windows, sample_ends  # noqa: E402
-from elasticc_classification.shards import read_shard, write_shard  # noqa: E402
-from elasticc_classification.taxonomy import Taxonomy  # noqa: E402
-from elasticc_classification.tensorize import needed_columns, tensorize  # noqa: E402
+from elasticc_classification.features import features  # noqa: E402
+from elasticc_classification.features.augment import pad_windows, sample_ends  # noqa: E402
+from elasticc_classification.features.shards import read_shard, write_shard  # noqa: E402
+from elasticc_classification.features.taxonomy import Taxonomy  # noqa: E402
+from elasticc_classification.features.tensorize import needed_columns, tensorize  # noqa: E402
+from elasticc_classification.io import (
+    layout,  # noqa: E402
+    snana,  # noqa: E402
+)
+from elasticc_classification.io.parquet import write_parquet  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "realdata" / "elasticc2_train_1percent"
 
@@ -66,7 +71,7 @@ def make_chunk(path: Path, n_objects: int) -> None:
             v = (v + 1e-3 * rng.standard_normal(len(v)) * np.abs(v).mean()).astype(v.dtype)
         new = pa.ListArray.from_arrays(col.offsets, pa.array(v, col.type.value_type))
         t = t.set_column(t.column_names.index(name), name, new)
-    snana.write_parquet(t, path)  # the converter's parquet settings (zstd, dictionaries for strings)
+    write_parquet(t, path)  # the converter's parquet settings (zstd, dictionaries for strings)
 
 
 def make_mock_chunk(path: Path, n_objects: int, model: str, workdir: Path) -> None:
@@ -101,7 +106,9 @@ def baseline_from_table(table: pa.Table, cfg: dict, taxonomy: Taxonomy, min_leng
     """The original approach from a table in memory: per object, every prefix its own deep copy."""
     cfg = features.resolve_config(cfg)
     static_all, _ = features.static_features(table, cfg)
-    cols = {c: table.column(c).to_pylist() for c in ("SNID", "MODEL", "MJD", "BAND", "PHOTFLAG", "FLUXCAL", "FLUXCALERR")}
+    cols = {
+        c: table.column(c).to_pylist() for c in ("SNID", "MODEL", "MJD", "BAND", "PHOTFLAG", "FLUXCAL", "FLUXCALERR")
+    }
     out = []
     for i in range(table.num_rows):  # per object, as the original scripts
         mjd = np.asarray(cols["MJD"][i], float)
@@ -166,11 +173,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--objects", type=int, default=4000)
     ap.add_argument("--keep", default="detection_window", choices=["detection_window", "all"])
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--baseline-objects", type=int, default=None,
-                    help="run the baseline on the first N objects only and scale its time (keep=all: quadratic memory)")
+    ap.add_argument(
+        "--baseline-objects",
+        type=int,
+        default=None,
+        help="run the baseline on the first N objects only and scale its time (keep=all: quadratic memory)",
+    )
     ap.add_argument("--parquet", type=Path, default=None, help="use this chunk parquet instead of building one")
-    ap.add_argument("--mock", metavar="MODEL", default=None,
-                    help="build the chunk with the mock generator for MODEL (e.g. SNII-NMF) instead of repeating real light curves")
+    ap.add_argument(
+        "--mock",
+        metavar="MODEL",
+        default=None,
+        help="build the chunk with the mock generator for MODEL (e.g. SNII-NMF) instead of repeating real light curves",
+    )
     args = ap.parse_args(argv)
     tax = Taxonomy.load(ROOT / "config/taxonomy.yaml")
     cfg = {"keep": args.keep}
@@ -189,8 +204,10 @@ def main(argv: list[str] | None = None) -> None:
         n_base = pq.ParquetFile(base_parquet).metadata.num_rows
         out = d / "chunk.arrow"
 
-        best = interleaved_best({"new": lambda: tensorize(parquet, out, cfg, tax),
-                                 "base": lambda: baseline(base_parquet, cfg, tax)}, args.repeat)
+        best = interleaved_best(
+            {"new": lambda: tensorize(parquet, out, cfg, tax), "base": lambda: baseline(base_parquet, cfg, tax)},
+            args.repeat,
+        )
         scale = n_all / n_base
         (t_new, c_new, _), (t_base, c_base, prefixes) = best["new"], best["base"]
         t_base, c_base = t_base * scale, c_base * scale
@@ -199,8 +216,13 @@ def main(argv: list[str] | None = None) -> None:
         # the same without the parquet read: both start from one table in memory (plain strings)
         table = pq.read_table(parquet, columns=needed_columns(features.resolve_config(cfg)))
         base_table = table.slice(0, n_base)
-        mem = interleaved_best({"new": lambda: write_shard(features.build_shard(table, cfg, tax), d / "mem.arrow"),
-                                "base": lambda: baseline_from_table(base_table, cfg, tax)}, args.repeat)
+        mem = interleaved_best(
+            {
+                "new": lambda: write_shard(features.build_shard(table, cfg, tax), d / "mem.arrow"),
+                "base": lambda: baseline_from_table(base_table, cfg, tax),
+            },
+            args.repeat,
+        )
         (tm_new, cm_new, _), (tm_base, cm_base, _) = mem["new"], mem["base"]
         tm_base, cm_base = tm_base * scale, cm_base * scale
         mem.clear()
@@ -214,19 +236,27 @@ def main(argv: list[str] | None = None) -> None:
             full[p.snid] = p.x
         i = len(shard) // 2 if n_base == n_all else 0
         ref_x, got_x = full[shard.snid[i]], shard.light_curve(i)
-        assert ref_x.shape == got_x.shape and np.allclose(ref_x, got_x, rtol=1e-6, atol=1e-4), "baseline and shard disagree"
+        assert ref_x.shape == got_x.shape and np.allclose(ref_x, got_x, rtol=1e-6, atol=1e-4), (
+            "baseline and shard disagree"
+        )
 
         m_new = peak_mb(lambda: tensorize(parquet, out, cfg, tax))
         del prefixes, full
         m_base = peak_mb(lambda: baseline(base_parquet, cfg, tax))
-        print(f"chunk: {n_all} objects, {pc.sum(pc.list_value_length(pq.read_table(parquet, columns=['MJD']).column('MJD'))).as_py()} "
-              f"observations; keep={args.keep}; kept {len(shard)} objects, {n_obs} observations x {f} features")
+        print(
+            f"chunk: {n_all} objects, {pc.sum(pc.list_value_length(pq.read_table(parquet, columns=['MJD']).column('MJD'))).as_py()} "
+            f"observations; keep={args.keep}; kept {len(shard)} objects, {n_obs} observations x {f} features"
+        )
         sc = f" (measured on {n_base} objects, scaled x{scale:.2f})" if n_base != n_all else ""
-        print(f"parquet -> output:  tensorize wall {t_new * 1e3:.1f} ms, cpu {c_new * 1e3:.1f} ms | "
-              f"baseline wall {t_base * 1e3:.0f} ms, cpu {c_base * 1e3:.0f} ms{sc}")
+        print(
+            f"parquet -> output:  tensorize wall {t_new * 1e3:.1f} ms, cpu {c_new * 1e3:.1f} ms | "
+            f"baseline wall {t_base * 1e3:.0f} ms, cpu {c_base * 1e3:.0f} ms{sc}"
+        )
         print(f"  speed-up: wall {t_base / t_new:.1f}x, cpu {c_base / c_new:.1f}x  (goal >= 20x)")
-        print(f"table in memory -> output (parquet read excluded): tensorize wall {tm_new * 1e3:.1f} ms, cpu "
-              f"{cm_new * 1e3:.1f} ms | baseline wall {tm_base * 1e3:.0f} ms, cpu {cm_base * 1e3:.0f} ms")
+        print(
+            f"table in memory -> output (parquet read excluded): tensorize wall {tm_new * 1e3:.1f} ms, cpu "
+            f"{cm_new * 1e3:.1f} ms | baseline wall {tm_base * 1e3:.0f} ms, cpu {cm_base * 1e3:.0f} ms"
+        )
         print(f"  speed-up: wall {tm_base / tm_new:.1f}x, cpu {cm_base / cm_new:.1f}x")
         print(f"peak traced memory (tracemalloc): tensorize {m_new:.1f} MiB, baseline {m_base:.1f} MiB{sc}")
         print(f"baseline: {n_prefixes} prefix objects; shard: {len(shard)} light curves stored once")

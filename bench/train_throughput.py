@@ -2,7 +2,7 @@
 + optimiser, through the same Lightning Trainer, DataModule and model as ``train``; and a bare
 ``nn.LSTM`` (2 layers, hidden 100, fp32, data resident, Adam) in the same process as the baseline.
 
-Scenarios (synthetic shards, :func:`elasticc_classification.data.synthetic_shard`):
+Scenarios (synthetic shards, :func:`elasticc_classification.model.data.synthetic_shard`):
   fixed100   every window 100 observations (augmentation none): the CPU goal's setting
   elasticc   log-normal light-curve lengths (median 60, clipped 2-500), windows drawn by the
              default augmentation (days after the first detection, d = 2**U(0, 11))
@@ -41,10 +41,10 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from elasticc_classification.data import ShardDataModule, synthetic_shard, training_set_from_shard  # noqa: E402
-from elasticc_classification.model import HierarchicalClassifier  # noqa: E402
-from elasticc_classification.taxonomy import Taxonomy  # noqa: E402
-from elasticc_classification.train import TRAIN_DEFAULTS  # noqa: E402
+from elasticc_classification.features.taxonomy import Taxonomy  # noqa: E402
+from elasticc_classification.model.data import ShardDataModule, synthetic_shard, training_set_from_shard  # noqa: E402
+from elasticc_classification.model.module import HierarchicalClassifier  # noqa: E402
+from elasticc_classification.model.train import TRAIN_DEFAULTS  # noqa: E402
 
 ORACLE_EPOCH = 470_000  # training sequences in an ORACLE-size epoch
 
@@ -85,7 +85,9 @@ def scenario_data(name: str, n: int, tax: Taxonomy, seed: int = 0):
     raise SystemExit(f"unknown scenario {name}")
 
 
-def bare_lstm(device: str, lengths: np.ndarray, batch: int, steps: int, packed: bool, pad_to: int, n_features: int = 10) -> float:
+def bare_lstm(
+    device: str, lengths: np.ndarray, batch: int, steps: int, packed: bool, pad_to: int, n_features: int = 10
+) -> float:
     """Windows/s of a bare 2-layer LSTM (hidden 100, fp32) + linear + Adam on resident random data."""
     _reset_peak(device)
     torch.manual_seed(0)
@@ -116,14 +118,21 @@ def bare_lstm(device: str, lengths: np.ndarray, batch: int, steps: int, packed: 
     return steps * batch / (time.perf_counter() - t0)
 
 
-def lightning_run(dm: ShardDataModule, ts, tax, device: str, precision: str, pack, rnn16: bool, steps: int, warmup: int, clip) -> dict:
+def lightning_run(
+    dm: ShardDataModule, ts, tax, device: str, precision: str, pack, rnn16: bool, steps: int, warmup: int, clip
+) -> dict:
     """Windows/s of ``steps`` training steps after ``warmup`` through Lightning."""
     _reset_peak(device)
     import lightning as L
 
     meta = ts.data.meta
-    model = HierarchicalClassifier(tax.to_dict(), meta["feature_names"], meta["static_names"], model={"pack": pack, "rnn_autocast": rnn16},
-                                 optim={"schedule": "none"})  # no validation here: a plateau schedule would need one
+    model = HierarchicalClassifier(
+        tax.to_dict(),
+        meta["feature_names"],
+        meta["static_names"],
+        model={"pack": pack, "rnn_autocast": rnn16},
+        optim={"schedule": "none"},
+    )  # no validation here: a plateau schedule would need one
     model.set_normalisation(ts.x_mean, ts.x_std, ts.static_mean, ts.static_std)
     model.set_node_weights(ts.node_weight)
     stats = {"n": 0, "pad": 0, "real": 0}
@@ -161,7 +170,11 @@ def lightning_run(dm: ShardDataModule, ts, tax, device: str, precision: str, pac
     )
     trainer.fit(model, datamodule=dm)
     dt = stats["t1"] - stats["t0"]
-    return {"seq_per_s": stats["n"] / dt, "mean_len": stats["real"] / max(stats["n"], 1), "pad_frac": 1 - stats["real"] / max(stats["pad"], 1)}
+    return {
+        "seq_per_s": stats["n"] / dt,
+        "mean_len": stats["real"] / max(stats["n"], 1),
+        "pad_frac": 1 - stats["real"] / max(stats["pad"], 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -173,8 +186,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=TRAIN_DEFAULTS["batch_size"])
     p.add_argument("--steps", type=int, default=None, help="timed steps (default: about one epoch on CPU, 150 on GPU)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 2 CPU, 20 GPU)")
-    p.add_argument("--variants", nargs="+", default=None,
-                   help="precision:pack|pad|auto[:rnn16][:mpNN] (default 32-true:auto on CPU; four variants on GPU)")
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        default=None,
+        help="precision:pack|pad|auto[:rnn16][:mpNN] (default 32-true:auto on CPU; four variants on GPU)",
+    )
     p.add_argument("--no-baseline", action="store_true")
     p.add_argument("--figures", type=Path, default=None, help="append FIGURE lines to this file")
     a = p.parse_args(argv)
@@ -189,11 +206,16 @@ def main(argv: list[str] | None = None) -> None:
     n_obj = a.objects or (200_000 if gpu else 3000)
     steps = a.steps or (150 if gpu else max(3, n_obj // a.batch_size))  # CPU: about one epoch
     warmup = a.warmup if a.warmup is not None else (20 if gpu else 2)
-    variants = a.variants or (["32-true:pack", "32-true:pad", "bf16-mixed:pack", "bf16-mixed:pack:rnn16"] if gpu else ["32-true:auto"])
+    variants = a.variants or (
+        ["32-true:pack", "32-true:pad", "bf16-mixed:pack", "bf16-mixed:pack:rnn16"] if gpu else ["32-true:auto"]
+    )
     tax = Taxonomy.load()
     dev_name = torch.cuda.get_device_name() if gpu else f"cpu ({a.threads} threads)"
-    print(f"# train throughput on {dev_name}, torch {torch.__version__}, batch {a.batch_size}, {n_obj} objects, {steps} timed steps, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}", flush=True)
+    print(
+        f"# train throughput on {dev_name}, torch {torch.__version__}, batch {a.batch_size}, {n_obj} objects, {steps} timed steps, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}",
+        flush=True,
+    )
     cfg = {**TRAIN_DEFAULTS, "batch_size": a.batch_size, "max_per_leaf": None, "val_days": [1.0]}
     for sc in a.scenarios:
         t0 = time.perf_counter()
@@ -202,7 +224,10 @@ def main(argv: list[str] | None = None) -> None:
         shard.split[:10] = 1
         ts = training_set_from_shard(shard, tax, cfg)
         dm = ShardDataModule([], tax, cfg, aug, training_set=ts)
-        print(f"# {sc}: {len(shard)} objects, {len(shard.x)} observations, built in {time.perf_counter() - t0:.1f} s", flush=True)
+        print(
+            f"# {sc}: {len(shard)} objects, {len(shard.x)} observations, built in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
         for threads in a.threads if not gpu else [torch.get_num_threads()]:
             torch.set_num_threads(threads)
             tag = f"device={a.device} threads={threads}" if not gpu else f"device=cuda gpu={dev_name.replace(' ', '_')}"
@@ -210,22 +235,39 @@ def main(argv: list[str] | None = None) -> None:
             if not a.no_baseline:
                 lengths = shard.lengths
                 pad_to = 500 if gpu and sc != "fixed100" else 100  # the issue's anchors on GPUs; CPU memory stays small
-                base = bare_lstm(a.device, lengths, a.batch_size, steps if gpu else max(2, steps // 2), packed=False, pad_to=pad_to)
-                emit(f"train_throughput scenario={sc} {tag} model=bare_lstm_2x100_fp32 padded_to={pad_to} seq_per_s={base:.0f} {_peak_mb(a.device)}", a.figures)
+                base = bare_lstm(
+                    a.device, lengths, a.batch_size, steps if gpu else max(2, steps // 2), packed=False, pad_to=pad_to
+                )
+                emit(
+                    f"train_throughput scenario={sc} {tag} model=bare_lstm_2x100_fp32 padded_to={pad_to} seq_per_s={base:.0f} {_peak_mb(a.device)}",
+                    a.figures,
+                )
                 if sc != "fixed100" and gpu:  # a packed LSTM on the CPU runs at ~1/50 of the padded one: skipped
-                    bp = bare_lstm(a.device, lengths, a.batch_size, steps if gpu else max(2, steps // 2), packed=True, pad_to=500)
-                    emit(f"train_throughput scenario={sc} {tag} model=bare_lstm_2x100_fp32_packed seq_per_s={bp:.0f} {_peak_mb(a.device)}", a.figures)
+                    bp = bare_lstm(
+                        a.device, lengths, a.batch_size, steps if gpu else max(2, steps // 2), packed=True, pad_to=500
+                    )
+                    emit(
+                        f"train_throughput scenario={sc} {tag} model=bare_lstm_2x100_fp32_packed seq_per_s={bp:.0f} {_peak_mb(a.device)}",
+                        a.figures,
+                    )
             for variant in variants:
                 prec, *rest = variant.split(":")
                 pack = {"pack": True, "pad": False, "auto": "auto"}[rest[0] if rest else "auto"]
                 rnn16 = "rnn16" in rest
                 mp = [float(r[2:]) / 100 for r in rest if r.startswith("mp")]
-                dm.cfg["max_padding"] = mp[0] if mp else cfg["max_padding"]  # read by every epoch's plan; data stays on the device
+                dm.cfg["max_padding"] = (
+                    mp[0] if mp else cfg["max_padding"]
+                )  # read by every epoch's plan; data stays on the device
                 label = f"model=default variant={variant}"
                 try:
-                    r = lightning_run(dm, ts, tax, a.device, prec, pack, rnn16, steps, warmup, TRAIN_DEFAULTS["gradient_clip"])
+                    r = lightning_run(
+                        dm, ts, tax, a.device, prec, pack, rnn16, steps, warmup, TRAIN_DEFAULTS["gradient_clip"]
+                    )
                 except Exception as e:  # report and go on: one failing setting must not hide the others
-                    emit(f"train_throughput scenario={sc} {tag} {label} FAILED {type(e).__name__}: {str(e).splitlines()[0][:200]}", a.figures)
+                    emit(
+                        f"train_throughput scenario={sc} {tag} {label} FAILED {type(e).__name__}: {str(e).splitlines()[0][:200]}",
+                        a.figures,
+                    )
                     continue
                 ratio = f" ratio_vs_bare_padded={r['seq_per_s'] / base:.2f}" if base else ""
                 goal = ""

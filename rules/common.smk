@@ -4,9 +4,8 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from elasticc_classification import layout
+from elasticc_classification.io import layout
 from elasticc_classification.mock import MODELS as MOCK_MODELS
-
 
 validate(config, schema="../config/schema.yaml")
 

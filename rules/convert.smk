@@ -9,14 +9,14 @@ rule convert:
         PARQUET,
     log:
         LOGS / "convert/{model}/{chunk}.log",
+    conda:
+        CONDA_CPU
     threads: 1
     resources:
         mem_mb=config["resources"]["convert"]["mem_mb"],
         runtime=config["resources"]["convert"]["runtime"],
     params:
         model=lambda wc: wc.model,
-    conda:
-        CONDA_CPU
     script:
         "../scripts/convert.py"
 

@@ -8,17 +8,17 @@ rule download:
         Path(config["download"]["dest"]) / ".download.json",
     log:
         LOGS / "download.log",
+    localrule: True
+    conda:
+        CONDA_CPU
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=600,
     params:
         url=config["download"]["url"],
         size_bytes=config["download"]["size_bytes"],
         sha256=config["download"]["sha256"],
         keep_tarball=config["download"]["keep_tarball"],
-    localrule: True
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=600,
-    conda:
-        CONDA_CPU
     script:
         "../scripts/download.py"

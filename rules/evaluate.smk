@@ -1,8 +1,8 @@
 # Evaluate stage: calibration (temperature on the validation split), metrics on the test split by
 # days since the first detection, figures, and the Snakemake report (snakemake --report report.html).
 
-from elasticc_classification.evaluate import plot_names as _eval_plot_names
-from elasticc_classification.taxonomy import Taxonomy as _Taxonomy
+from elasticc_classification.evaluation.evaluate import plot_names as _eval_plot_names
+from elasticc_classification.features.taxonomy import Taxonomy as _Taxonomy
 
 
 report: "../report/workflow.rst"
@@ -25,9 +25,16 @@ rule calibrate:
         shards=SHARDS,
     output:
         model=RESULTS / "model/model_calibrated.ckpt",
-        summary=report(EVAL / "calibration.json", caption="../report/calibration.rst", category="Evaluation", subcategory="Calibration"),
+        summary=report(
+            EVAL / "calibration.json",
+            caption="../report/calibration.rst",
+            category="Evaluation",
+            subcategory="Calibration",
+        ),
     log:
         LOGS / "calibrate.log",
+    conda:
+        CONDA_CPU
     threads: EVAL_CFG["threads"]
     resources:
         mem_mb=EVAL_CFG["mem_mb"],
@@ -36,8 +43,6 @@ rule calibrate:
         days=EVAL_CFG["days"],
         batch_size=EVAL_CFG["batch_size"],
         bins=EVAL_CFG["reliability_bins"],
-    conda:
-        CONDA_CPU
     script:
         "../scripts/calibrate.py"
 
@@ -49,10 +54,14 @@ rule evaluate:
     output:
         metrics=EVAL / "metrics.json",
         csv=report(EVAL / "metrics.csv", caption="../report/metrics.rst", category="Evaluation", subcategory="Tables"),
-        per_class=report(EVAL / "per_class.csv", caption="../report/per_class.rst", category="Evaluation", subcategory="Tables"),
+        per_class=report(
+            EVAL / "per_class.csv", caption="../report/per_class.rst", category="Evaluation", subcategory="Tables"
+        ),
         predictions=EVAL / "predictions.npz",
     log:
         LOGS / "evaluate.log",
+    conda:
+        CONDA_CPU
     threads: EVAL_CFG["threads"]
     resources:
         mem_mb=EVAL_CFG["mem_mb"],
@@ -62,8 +71,6 @@ rule evaluate:
         batch_size=EVAL_CFG["batch_size"],
         bins=EVAL_CFG["reliability_bins"],
         confusion_days=EVAL_CFG["confusion_days"],
-    conda:
-        CONDA_CPU
     script:
         "../scripts/evaluate.py"
 
@@ -74,13 +81,31 @@ rule evaluation_plots:
         predictions=EVAL / "predictions.npz",
         loss=RESULTS / "model/metrics.csv",
     output:
-        f1=report(EVAL / "plots/f1_vs_days.png", caption="../report/f1_vs_days.rst", category="Evaluation", subcategory="Summary"),
-        roc=report(EVAL / "plots/roc_leaf.png", caption="../report/roc.rst", category="Evaluation", subcategory="Summary"),
-        reliability=report(EVAL / "plots/reliability.png", caption="../report/reliability.rst", category="Evaluation", subcategory="Summary"),
+        f1=report(
+            EVAL / "plots/f1_vs_days.png",
+            caption="../report/f1_vs_days.rst",
+            category="Evaluation",
+            subcategory="Summary",
+        ),
+        roc=report(
+            EVAL / "plots/roc_leaf.png", caption="../report/roc.rst", category="Evaluation", subcategory="Summary"
+        ),
+        reliability=report(
+            EVAL / "plots/reliability.png",
+            caption="../report/reliability.rst",
+            category="Evaluation",
+            subcategory="Summary",
+        ),
         loss=report(EVAL / "plots/loss.png", caption="../report/loss.rst", category="Training"),
-        confusion=report([str(EVAL / "plots" / n) for n in _CONFUSION_PNGS], caption="../report/confusion.rst", category="Confusion matrices"),
+        confusion=report(
+            [str(EVAL / "plots" / n) for n in _CONFUSION_PNGS],
+            caption="../report/confusion.rst",
+            category="Confusion matrices",
+        ),
     log:
         LOGS / "evaluation_plots.log",
+    conda:
+        CONDA_CPU
     threads: 1
     resources:
         mem_mb=2000,
@@ -88,11 +113,11 @@ rule evaluation_plots:
     params:
         confusion_days=EVAL_CFG["confusion_days"],
         bins=EVAL_CFG["reliability_bins"],
-    conda:
-        CONDA_CPU
     script:
         "../scripts/evaluation_plots.py"
 
 
 ALL_TARGETS.extend([str(EVAL / "metrics.json"), str(EVAL / "metrics.csv"), str(EVAL / "per_class.csv")])
-ALL_TARGETS.extend(str(EVAL / "plots" / n) for n in ["f1_vs_days.png", "roc_leaf.png", "reliability.png", "loss.png", *_CONFUSION_PNGS])
+ALL_TARGETS.extend(
+    str(EVAL / "plots" / n) for n in ["f1_vs_days.png", "roc_leaf.png", "reliability.png", "loss.png", *_CONFUSION_PNGS]
+)

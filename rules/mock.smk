@@ -20,6 +20,8 @@ if not config.get("raw_dir"):
             _mock_outputs("{model}"),
         log:
             LOGS / "mock/{model}.log",
+        conda:
+            CONDA_CPU
         threads: 1
         resources:
             # measured: 43 MB peak at 60 objects/chunk, 377 MB at 4,000 (batched); ~10,000 objects/s (CPU)
@@ -31,7 +33,5 @@ if not config.get("raw_dir"):
             objects_per_chunk=config["mock"]["objects_per_chunk"],
             seed=config["mock"]["seed"],
             prefix=config["mock"]["prefix"],
-        conda:
-            CONDA_CPU
         script:
             "../scripts/mock.py"

@@ -14,6 +14,8 @@ if PREDICT_CFG["input_dir"]:
             RESULTS / "predictions.parquet",
         log:
             LOGS / "predict.log",
+        conda:
+            CONDA_CPU
         threads: PREDICT_CFG["threads"]
         resources:
             mem_mb=PREDICT_CFG["mem_mb"],
@@ -23,8 +25,6 @@ if PREDICT_CFG["input_dir"]:
             per_epoch=PREDICT_CFG["per_epoch"],
             runtime=PREDICT_CFG["runtime"],
             batch_size=PREDICT_CFG["batch_size"],
-        conda:
-            CONDA_CPU
         script:
             "../scripts/predict.py"
 

@@ -1,5 +1,5 @@
 # Tensorize stage: one job per chunk parquet -> one tensor shard (light curves stored once,
-# ragged; windows are drawn at batch time by elasticc_classification.augment), and one
+# ragged; windows are drawn at batch time by elasticc_classification.features.augment), and one
 # light-curve gallery PNG per model.
 
 
@@ -11,14 +11,14 @@ rule tensorize:
         SHARD,
     log:
         LOGS / "tensorize/{model}/{chunk}.log",
+    conda:
+        CONDA_CPU
     threads: 1
     resources:
         mem_mb=config["resources"]["tensorize"]["mem_mb"],
         runtime=config["resources"]["tensorize"]["runtime"],
     params:
         cfg=config.get("tensorize", {}),
-    conda:
-        CONDA_CPU
     script:
         "../scripts/tensorize.py"
 
@@ -40,14 +40,14 @@ rule lightcurve_gallery:
         ),
     log:
         LOGS / "lightcurve_gallery/{model}.log",
+    conda:
+        CONDA_CPU
     threads: 1
     resources:
         mem_mb=config["resources"]["tensorize"]["mem_mb"],
         runtime=config["resources"]["tensorize"]["runtime"],
     params:
         cfg=config.get("tensorize", {}),
-    conda:
-        CONDA_CPU
     script:
         "../scripts/lightcurve_gallery.py"
 

@@ -18,17 +18,17 @@ rule train:
         metrics=RESULTS / "model/metrics.csv",
     log:
         LOGS / "train.log",
-    params:
-        train={k: v for k, v in config.get("train", {}).items() if k not in _TRAIN_NOT_PARAMS},
-        augment=config.get("augment", {}),
-        ckpt_dir=str(RESULTS / "model/checkpoints"),
+    conda:
+        CONDA_TRAIN
     threads: config.get("train", {}).get("threads", 2)
     resources:
         gpu=config.get("train", {}).get("gpus", 0),
         mem_mb=config.get("train", {}).get("mem_mb", 8000),
         runtime=config.get("train", {}).get("runtime", 240),
-    conda:
-        CONDA_TRAIN
+    params:
+        train={k: v for k, v in config.get("train", {}).items() if k not in _TRAIN_NOT_PARAMS},
+        augment=config.get("augment", {}),
+        ckpt_dir=str(RESULTS / "model/checkpoints"),
     script:
         "../scripts/train.py"
 

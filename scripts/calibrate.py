@@ -6,11 +6,18 @@ from elasticc_classification.logs import run_script
 def main(snakemake) -> None:
     import torch
 
-    from elasticc_classification.evaluate import calibrate
+    from elasticc_classification.evaluation.evaluate import calibrate
 
     torch.set_num_threads(snakemake.threads)
-    calibrate(snakemake.input.model, list(snakemake.input.shards), snakemake.output.model, snakemake.output.summary,
-              days=[*snakemake.params.days, "full"], batch_size=snakemake.params.batch_size, n_bins=snakemake.params.bins)
+    calibrate(
+        snakemake.input.model,
+        list(snakemake.input.shards),
+        snakemake.output.model,
+        snakemake.output.summary,
+        days=[*snakemake.params.days, "full"],
+        batch_size=snakemake.params.batch_size,
+        n_bins=snakemake.params.bins,
+    )
 
 
 run_script(main, snakemake)  # noqa: F821 (injected by Snakemake)

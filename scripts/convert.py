@@ -4,7 +4,7 @@ from elasticc_classification.logs import run_script
 
 
 def main(snakemake) -> None:
-    from elasticc_classification.snana import convert_pair
+    from elasticc_classification.io.snana import convert_pair
 
     convert_pair(snakemake.input.head, snakemake.input.phot, snakemake.output[0], model=snakemake.params.model)
 

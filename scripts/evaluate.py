@@ -8,12 +8,18 @@ def main(snakemake) -> None:
 
     import torch
 
-    from elasticc_classification.evaluate import evaluate
+    from elasticc_classification.evaluation.evaluate import evaluate
 
     torch.set_num_threads(snakemake.threads)
-    evaluate(snakemake.input.model, list(snakemake.input.shards), Path(snakemake.output.metrics).parent,
-             days=snakemake.params.days, batch_size=snakemake.params.batch_size, n_bins=snakemake.params.bins,
-             plot_days=snakemake.params.confusion_days)
+    evaluate(
+        snakemake.input.model,
+        list(snakemake.input.shards),
+        Path(snakemake.output.metrics).parent,
+        days=snakemake.params.days,
+        batch_size=snakemake.params.batch_size,
+        n_bins=snakemake.params.bins,
+        plot_days=snakemake.params.confusion_days,
+    )
 
 
 run_script(main, snakemake)  # noqa: F821 (injected by Snakemake)

@@ -6,10 +6,15 @@ from elasticc_classification.logs import run_script
 def main(snakemake) -> None:
     from pathlib import Path
 
-    from elasticc_classification.evaluate import make_plots
+    from elasticc_classification.evaluation.evaluate import make_plots
 
-    make_plots(Path(snakemake.input.metrics).parent, Path(snakemake.output.f1).parent,
-               confusion_days=snakemake.params.confusion_days, n_bins=snakemake.params.bins, loss_csv=snakemake.input.loss)
+    make_plots(
+        Path(snakemake.input.metrics).parent,
+        Path(snakemake.output.f1).parent,
+        confusion_days=snakemake.params.confusion_days,
+        n_bins=snakemake.params.bins,
+        loss_csv=snakemake.input.loss,
+    )
 
 
 run_script(main, snakemake)  # noqa: F821 (injected by Snakemake)

@@ -6,12 +6,17 @@ from elasticc_classification.logs import run_script
 def main(snakemake) -> None:
     import logging
 
-    from elasticc_classification.plots import lightcurve_gallery
-    from elasticc_classification.taxonomy import Taxonomy
+    from elasticc_classification.evaluation.plots import lightcurve_gallery
+    from elasticc_classification.features.taxonomy import Taxonomy
 
     # n_objects: the config's gallery_objects (default in features.DEFAULTS)
-    n = lightcurve_gallery(snakemake.input.parquets, snakemake.output[0], cfg=snakemake.params.cfg,
-                           taxonomy=Taxonomy.load(snakemake.input.taxonomy), title=snakemake.wildcards.model)
+    n = lightcurve_gallery(
+        snakemake.input.parquets,
+        snakemake.output[0],
+        cfg=snakemake.params.cfg,
+        taxonomy=Taxonomy.load(snakemake.input.taxonomy),
+        title=snakemake.wildcards.model,
+    )
     logging.getLogger("elasticc_classification").info("%s: %d light curves drawn", snakemake.output[0], n)
 
 

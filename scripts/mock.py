@@ -7,8 +7,14 @@ def main(snakemake):
     from elasticc_classification.mock import generate
 
     p = snakemake.params
-    generate(p.outdir, models=[snakemake.wildcards.model], n_chunks=p.chunks,
-             objects_per_chunk=p.objects_per_chunk, seed=p.seed, prefix=p.prefix)
+    generate(
+        p.outdir,
+        models=[snakemake.wildcards.model],
+        n_chunks=p.chunks,
+        objects_per_chunk=p.objects_per_chunk,
+        seed=p.seed,
+        prefix=p.prefix,
+    )
 
 
 run_script(main, snakemake)  # noqa: F821 (injected by Snakemake)

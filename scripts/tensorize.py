@@ -4,7 +4,7 @@ from elasticc_classification.logs import run_script
 
 
 def main(snakemake) -> None:
-    from elasticc_classification.tensorize import tensorize
+    from elasticc_classification.features.tensorize import tensorize
 
     tensorize(snakemake.input.parquet, snakemake.output[0], cfg=snakemake.params.cfg, taxonomy=snakemake.input.taxonomy)
 

@@ -11,7 +11,7 @@ from elasticc_classification.logs import run_script  # noqa: E402
 
 
 def main(snakemake) -> None:
-    from elasticc_classification.train import main_snakemake
+    from elasticc_classification.model.train import main_snakemake
 
     main_snakemake(snakemake)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -19,8 +19,13 @@ def make_table(curves: Sequence[dict], static: dict[str, Sequence[float]] | None
         "RA": pa.array([c.get("RA", 10.0) for c in curves], pa.float64()),
         "DEC": pa.array([c.get("DEC", -30.0) for c in curves], pa.float64()),
     }
-    for name, typ in (("MJD", pa.float64()), ("BAND", pa.string()), ("PHOTFLAG", pa.int32()),
-                      ("FLUXCAL", pa.float32()), ("FLUXCALERR", pa.float32())):
+    for name, typ in (
+        ("MJD", pa.float64()),
+        ("BAND", pa.string()),
+        ("PHOTFLAG", pa.int32()),
+        ("FLUXCAL", pa.float32()),
+        ("FLUXCALERR", pa.float32()),
+    ):
         cols[name] = pa.array([list(c[name]) for c in curves], pa.list_(typ))
     for name, values in (static or {}).items():
         cols[name] = pa.array(values, pa.float32())

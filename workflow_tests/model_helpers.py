@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from elasticc_classification.features import feature_names, resolve_config, static_names
-from elasticc_classification.model import HierarchicalClassifier, artifact_dict
-from elasticc_classification.taxonomy import Taxonomy
+from elasticc_classification.features.features import feature_names, resolve_config, static_names
+from elasticc_classification.features.taxonomy import Taxonomy
+from elasticc_classification.model.module import HierarchicalClassifier, artifact_dict
 
 
 def make_artifact(path: Path, hidden: int = 16, cell: str = "lstm", seed: int = 0, temperature: float = 1.0) -> Path:
@@ -16,8 +16,13 @@ def make_artifact(path: Path, hidden: int = 16, cell: str = "lstm", seed: int = 
     torch.manual_seed(seed)
     cfg = resolve_config({})
     tax = Taxonomy.load()
-    m = HierarchicalClassifier(tax.to_dict(), feature_names(cfg), static_names(cfg),
-                               model={"hidden": hidden, "layers": 2, "cell": cell, "head_hidden": 24}, preprocess=cfg)
+    m = HierarchicalClassifier(
+        tax.to_dict(),
+        feature_names(cfg),
+        static_names(cfg),
+        model={"hidden": hidden, "layers": 2, "cell": cell, "head_hidden": 24},
+        preprocess=cfg,
+    )
     with torch.no_grad():  # larger weights than the default init: probabilities far from uniform
         for p in m.head.parameters():
             p.mul_(3.0)

@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lightcurve_tables import DET, make_table, random_curve
 
-from elasticc_classification import augment
-from elasticc_classification.augment import days_ends, pad_windows, sample_ends
 from elasticc_classification.errors import InputError
-from elasticc_classification.features import build_shard
-from elasticc_classification.taxonomy import Taxonomy
+from elasticc_classification.features import augment
+from elasticc_classification.features.augment import days_ends, pad_windows, sample_ends
+from elasticc_classification.features.features import build_shard
+from elasticc_classification.features.taxonomy import Taxonomy
 
 TAX = Taxonomy.load(None)
 
@@ -57,8 +57,14 @@ def test_days_zero_keeps_through_first_detection():
 
 
 @settings(max_examples=100, deadline=None)
-@given(data=ragged(), mode=st.sampled_from(augment.MODES), seed=st.integers(0, 2**32 - 1),
-       min_length=st.integers(1, 50), min_fraction=st.floats(0, 1), max_log2_days=st.floats(0, 12))
+@given(
+    data=ragged(),
+    mode=st.sampled_from(augment.MODES),
+    seed=st.integers(0, 2**32 - 1),
+    min_length=st.integers(1, 50),
+    min_fraction=st.floats(0, 1),
+    max_log2_days=st.floats(0, 12),
+)
 def test_sample_ends_in_range(data, mode, seed, min_length, min_fraction, max_log2_days):
     t, offsets, fd = data
     n = len(offsets) - 1

@@ -16,10 +16,12 @@ import pytest
 from astropy.io import fits
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from elasticc_classification import snana
-from elasticc_classification.errors import InputError
 from wfutil import MDWARF, SNIB, cli, pair
+
+from elasticc_classification.errors import InputError
+from elasticc_classification.io import fits as fits_reader
+from elasticc_classification.io import snana
+from elasticc_classification.io.fits import FitsFormatError
 
 
 # --- real files ------------------------------------------------------------------------------
@@ -171,14 +173,20 @@ def write_pair(tmp_path: Path, head_cols: dict, phot_cols: dict, gz: bool = True
     paths = []
     for kind, cols in (("HEAD", head_cols), ("PHOT", phot_cols)):
         hdu = fits.BinTableHDU.from_columns(
-            [fits.Column(name=k, format=c[0], array=np.asarray(c[1]), bzero=c[2] if len(c) > 2 else None) for k, c in cols.items()])
+            [
+                fits.Column(name=k, format=c[0], array=np.asarray(c[1]), bzero=c[2] if len(c) > 2 else None)
+                for k, c in cols.items()
+            ]
+        )
         p = tmp_path / f"{name}_NONIaMODEL0-0001_{kind}{ext}"
         fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(p, overwrite=True)
         paths.append(p)
     return paths[0], paths[1]
 
 
-def toy(snids=("11", "12"), mjds=((3.0, 1.0, 2.0), (5.0, 4.0)), bands=(("g", "r", "i"), ("z", "Y"))) -> tuple[dict, dict]:
+def toy(
+    snids=("11", "12"), mjds=((3.0, 1.0, 2.0), (5.0, 4.0)), bands=(("g", "r", "i"), ("z", "Y"))
+) -> tuple[dict, dict]:
     """HEAD/PHOT columns of a small pair with separator rows after each light curve."""
     mjd, band, flux, pmin, pmax, nobs = [], [], [], [], [], []
     for m, b in zip(mjds, bands):
@@ -191,11 +199,21 @@ def toy(snids=("11", "12"), mjds=((3.0, 1.0, 2.0), (5.0, 4.0)), bands=(("g", "r"
         mjd.append(-777.0)
         band.append("-")
         flux.append(-777.0)
-    head = {"SNID": ("16A", list(snids)), "NOBS": ("1J", nobs), "PTROBS_MIN": ("1J", pmin), "PTROBS_MAX": ("1J", pmax),
-            "DEC": ("1D", [1.5] * len(snids))}
+    head = {
+        "SNID": ("16A", list(snids)),
+        "NOBS": ("1J", nobs),
+        "PTROBS_MIN": ("1J", pmin),
+        "PTROBS_MAX": ("1J", pmax),
+        "DEC": ("1D", [1.5] * len(snids)),
+    }
     n = len(mjd)
-    phot = {"MJD": ("1D", mjd), "BAND": ("2A", band), "PHOTFLAG": ("1J", [4096] * n),
-            "FLUXCAL": ("1E", np.array(flux, np.float32)), "FLUXCALERR": ("1E", np.ones(n, np.float32))}
+    phot = {
+        "MJD": ("1D", mjd),
+        "BAND": ("2A", band),
+        "PHOTFLAG": ("1J", [4096] * n),
+        "FLUXCAL": ("1E", np.array(flux, np.float32)),
+        "FLUXCALERR": ("1E", np.ones(n, np.float32)),
+    }
     return head, phot
 
 
@@ -231,12 +249,12 @@ def test_strip_strings_matches_python(values, width):
     raw = [v.encode()[:width].ljust(width, b" ") for v in values]
     b = np.frombuffer(b"".join(raw), np.uint8).reshape(len(raw), width)
     expected = [r.split(b"\x00", 1)[0].decode().strip(" ") for r in raw]
-    assert snana.strip_strings(b).to_pylist() == expected
+    assert fits_reader.strip_strings(b).to_pylist() == expected
 
 
 # --- bad input: one clear error, naming the file (and SNID), no output -------------------------
 def expect_error(head: Path, phot: Path, out: Path, *fragments: str) -> str:
-    with pytest.raises(snana.SnanaFormatError) as e:
+    with pytest.raises(FitsFormatError) as e:
         snana.convert_pair(head, phot, out)
     msg = str(e.value)
     assert isinstance(e.value, InputError)
@@ -302,7 +320,9 @@ def test_fits_truncated_inside_table(real_copy, tmp_path):
     expect_error(head, phot, tmp_path / "o.parquet", phot.name, "truncated")
 
 
-@pytest.mark.parametrize("kind, column", [("HEAD", "PTROBS_MIN"), ("HEAD", "SNID"), ("PHOT", "FLUXCAL"), ("PHOT", "BAND")])
+@pytest.mark.parametrize(
+    "kind, column", [("HEAD", "PTROBS_MIN"), ("HEAD", "SNID"), ("PHOT", "FLUXCAL"), ("PHOT", "BAND")]
+)
 def test_required_column_missing(tmp_path, kind, column):
     head, phot = toy()
     (head if kind == "HEAD" else phot).pop(column)
@@ -329,7 +349,9 @@ def test_pointer_past_cut_phot_file(real_copy, tmp_path):
 
 
 def test_overlapping_pointers(tmp_path):
-    head, phot = toy(snids=("11", "12", "13"), mjds=((1.0, 2.0), (3.0, 4.0), (5.0,)), bands=(("g", "r"), ("i", "z"), ("Y",)))
+    head, phot = toy(
+        snids=("11", "12", "13"), mjds=((1.0, 2.0), (3.0, 4.0), (5.0,)), bands=(("g", "r"), ("i", "z"), ("Y",))
+    )
     head["PTROBS_MIN"][1][2] = 2  # SNID 13 now points into SNID 11's rows ...
     head["PTROBS_MAX"][1][2] = 2
     h, p = write_pair(tmp_path, head, phot)
@@ -353,7 +375,7 @@ def test_strip_long_columns(distinct):
     raw = [vocab[i] for i in rng.integers(0, distinct, 6000)]
     b = np.frombuffer(b"".join(raw), np.uint8).reshape(len(raw), 6)
     expected = [r.split(b"\x00", 1)[0].decode().strip(" ") for r in raw]
-    assert snana.strip_strings(b).to_pylist() == expected
+    assert fits_reader.strip_strings(b).to_pylist() == expected
 
 
 def test_unsigned_logical_and_multimember_gzip(tmp_path):
@@ -380,9 +402,9 @@ def test_zlib_fallback_same_table_and_errors(real_copy, tmp_path, monkeypatch):
 
     head, phot = real_copy
     fast = snana.read_pair(head, phot)
-    monkeypatch.setattr(snana, "_inflate", zlib)
+    monkeypatch.setattr(fits_reader, "_inflate", zlib)
     assert snana.read_pair(head, phot).equals(fast)
     data = phot.read_bytes()
     phot.write_bytes(data[: len(data) // 3])
-    with pytest.raises(snana.SnanaFormatError, match="truncated"):
+    with pytest.raises(FitsFormatError, match="truncated"):
         snana.read_pair(head, phot)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from elasticc_classification import download as dl
 from elasticc_classification.errors import InputError
+from elasticc_classification.io import download as dl
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,11 +111,22 @@ def test_snakemake_download_target(tmp_path: Path, tarball: Path) -> None:
     """`snakemake download` with the tarball's URL (file://) unpacks into download.dest."""
     dest = tmp_path / "raw" / "ELASTICC2_TRAIN_02"
     cfg = tmp_path / "download.yaml"
-    cfg.write_text(json.dumps({"download": {"url": tarball.as_uri(), "dest": str(dest), "size_bytes": tarball.stat().st_size}}))
+    cfg.write_text(
+        json.dumps({"download": {"url": tarball.as_uri(), "dest": str(dest), "size_bytes": tarball.stat().st_size}})
+    )
     cmd = [
-        sys.executable, "-m", "snakemake", "download", "--cores", "1",
-        "--snakefile", str(ROOT / "Snakefile"),
-        "--configfile", str(cfg), "--config", f"results_dir={tmp_path / 'results'}",
+        sys.executable,
+        "-m",
+        "snakemake",
+        "download",
+        "--cores",
+        "1",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--configfile",
+        str(cfg),
+        "--config",
+        f"results_dir={tmp_path / 'results'}",
     ]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]

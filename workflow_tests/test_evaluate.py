@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from elasticc_classification import evaluate as E
-from elasticc_classification import metrics as M
-from elasticc_classification.augment import pad_windows
-from elasticc_classification.shards import Shard
-from elasticc_classification.taxonomy import Taxonomy
+from elasticc_classification.evaluation import evaluate as E
+from elasticc_classification.evaluation import metrics as M
+from elasticc_classification.features.augment import pad_windows
+from elasticc_classification.features.shards import Shard
+from elasticc_classification.features.taxonomy import Taxonomy
 
 
 def _shard(rng: np.random.Generator, n: int = 40) -> Shard:
@@ -23,9 +23,16 @@ def _shard(rng: np.random.Generator, n: int = 40) -> Shard:
     x = np.column_stack([t, rng.normal(size=len(t))]).astype(np.float32)
     first_det = (rng.random(n) * lengths).astype(np.int32)
     return Shard(
-        snid=np.array([str(i) for i in range(n)], object), model=np.array(["m"] * n, object),
-        leaf=np.zeros(n, np.int16), split=np.full(n, 2, np.int8), t0=np.zeros(n), first_det=first_det,
-        static=np.zeros((n, 1), np.float32), x=x, offsets=offsets.astype(np.int64), meta={},
+        snid=np.array([str(i) for i in range(n)], object),
+        model=np.array(["m"] * n, object),
+        leaf=np.zeros(n, np.int16),
+        split=np.full(n, 2, np.int8),
+        t0=np.zeros(n),
+        first_det=first_det,
+        static=np.zeros((n, 1), np.float32),
+        x=x,
+        offsets=offsets.astype(np.int64),
+        meta={},
     )
 
 
@@ -43,8 +50,8 @@ def test_truncation_removes_every_later_observation(days):
         assert lengths[i] >= sh.first_det[i] + 1
         assert np.all(kept <= t_first[i] + days)
         # every dropped observation is later than the cut
-        assert np.all(lc[lengths[i]:] > t_first[i] + days)
-        assert np.all(xb[i, lengths[i]:] == 0)
+        assert np.all(lc[lengths[i] :] > t_first[i] + days)
+        assert np.all(xb[i, lengths[i] :] == 0)
     np.testing.assert_array_equal(E.truncation_ends(sh, "full"), sh.lengths)
 
 
@@ -59,13 +66,13 @@ def test_subset_keeps_the_selected_light_curves():
 
 def test_fit_temperature_recovers_a_known_temperature():
     torch = pytest.importorskip("torch")
-    pytest.importorskip("elasticc_classification.loss")
+    pytest.importorskip("elasticc_classification.model.loss")
     tax = Taxonomy.load("config/taxonomy.yaml")
     rng = np.random.default_rng(0)
     n = 4000
     base = rng.normal(0, 2.0, (n, tax.n_nodes))
     # draw true leaves from the model's own probabilities at temperature 1, then sharpen logits x3
-    from elasticc_classification.loss import log_marginals
+    from elasticc_classification.model.loss import log_marginals
 
     with torch.no_grad():
         p_leaf = log_marginals(torch.from_numpy(base), tax).exp().numpy()[:, tax.leaves]
@@ -87,7 +94,9 @@ def test_plots_from_written_evaluation(tmp_path):
     E.write_metrics(records, tmp_path / "metrics.json", tmp_path / "metrics.csv")
     E.write_predictions(tmp_path / "predictions.npz", tax, leaf, labels, marg)
     loss_csv = tmp_path / "train_log.csv"
-    loss_csv.write_text("epoch,step,train_loss_step,train_loss_epoch,val_loss\n0,9,1.5,,\n0,9,,,1.2\n0,9,,1.4,\n1,19,,,1.0\n1,19,,1.1,\n")
+    loss_csv.write_text(
+        "epoch,step,train_loss_step,train_loss_epoch,val_loss\n0,9,1.5,,\n0,9,,,1.2\n0,9,,1.4,\n1,19,,,1.0\n1,19,,1.1,\n"
+    )
     written = E.make_plots(tmp_path, tmp_path / "plots", loss_csv=loss_csv)
     names = sorted(p.name for p in written)
     assert names == sorted(E.plot_names(tax) + ["loss.png"])
@@ -96,7 +105,7 @@ def test_plots_from_written_evaluation(tmp_path):
     recs = json.loads((tmp_path / "metrics.json").read_text())
     assert {r["level"] for r in recs} == {"level_1", "level_2", "level_3", "leaf"}
     assert [r for r in recs if r["days"] == "full" and r["level"] == "leaf"][0]["n"] == n
-    from elasticc_classification.plots import read_loss_log
+    from elasticc_classification.evaluation.plots import read_loss_log
 
     curves = read_loss_log(loss_csv)
     assert set(curves) == {"train_loss", "val_loss"}
@@ -111,7 +120,6 @@ def test_tiny_workflow_ends_with_metrics_plots_predictions_and_report(root, tmp_
 
     import pyarrow.parquet as pq
     import torch
-
     from conftest import REALDATA
 
     res = tmp_path / "results"
@@ -125,7 +133,8 @@ def test_tiny_workflow_ends_with_metrics_plots_predictions_and_report(root, tmp_
     recs = json.loads((res / "evaluation/metrics.json").read_text())
     tax = Taxonomy.load(root / "config/taxonomy.yaml")
     assert {(r["level"], str(r["days"])) for r in recs} == {
-        (lv, str(d)) for lv in M.level_names(tax) for d in [*M.DEFAULT_DAYS, "full"]}
+        (lv, str(d)) for lv in M.level_names(tax) for d in [*M.DEFAULT_DAYS, "full"]
+    }
     for r in recs:
         assert set(M.RECORD_KEYS) <= set(r) and r["n"] > 0 and 0 <= r["accuracy"] <= 1
     # observations used grow with the truncation
@@ -145,8 +154,15 @@ def test_tiny_workflow_ends_with_metrics_plots_predictions_and_report(root, tmp_
     assert rep.returncode == 0, rep.stderr[-3000:]
     html = report.read_text(errors="replace")
     assert report.stat().st_size > 100_000
-    for needle in ("f1_vs_days.png", "confusion_leaf_full.png", "reliability.png", "roc_leaf.png", "loss.png",
-                   "metrics.csv", "Confusion matrices"):
+    for needle in (
+        "f1_vs_days.png",
+        "confusion_leaf_full.png",
+        "reliability.png",
+        "roc_leaf.png",
+        "loss.png",
+        "metrics.csv",
+        "Confusion matrices",
+    ):
         assert needle in html, needle
 
 
@@ -154,12 +170,12 @@ def test_cli_evaluate_with_calibration_on_real_shards(realdata, tmp_path):
     """CLI evaluate --calibrate --plots on shards of the real files and an (untrained) model artifact."""
     import pyarrow.parquet as pq
     import torch
+    from model_helpers import make_artifact
 
     from elasticc_classification.cli import main
-    from elasticc_classification.layout import find_pairs
-    from elasticc_classification.snana import read_pair
-    from elasticc_classification.tensorize import tensorize
-    from model_helpers import make_artifact
+    from elasticc_classification.features.tensorize import tensorize
+    from elasticc_classification.io.layout import find_pairs
+    from elasticc_classification.io.snana import read_pair
 
     shards = []
     for k, p in enumerate(find_pairs(realdata / "elasticc2_train_1percent")):

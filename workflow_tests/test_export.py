@@ -6,13 +6,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+from model_helpers import make_artifact
 
-from elasticc_classification import export as X
 from elasticc_classification.cli import main
 from elasticc_classification.errors import InputError
-from elasticc_classification.loss import log_marginals
-from elasticc_classification.model import load_model
-from model_helpers import make_artifact
+from elasticc_classification.inference import export as X
+from elasticc_classification.inference.classifier import load_onnx_classifier
+from elasticc_classification.model.loss import log_marginals
+from elasticc_classification.model.module import load_model
 
 
 @pytest.fixture(scope="module", params=["lstm", "gru"])
@@ -61,7 +62,7 @@ def test_onnx_parity(artifact, tmp_path):
     model = load_model(artifact)
     out = tmp_path / "m.onnx"
     X.export(artifact, out, "onnx")
-    clf = X.load_onnx_classifier(out)
+    clf = load_onnx_classifier(out)
     assert clf.taxonomy.nodes == model.taxonomy.nodes
     for seed, (b, t) in enumerate([(9, 23), (1, 100), (5, 2)]):  # other batch sizes and lengths than at export
         x, lengths, static = _batch(model, seed, b, t)
@@ -74,7 +75,10 @@ def test_predict_runtime_onnx_matches_torch(artifact, tmp_path, realdata):
     model = load_model(artifact)
     out = tmp_path / "m.onnx"
     assert main(["export", str(artifact), str(out), "--format", "onnx"]) == 0
-    head = realdata / "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_SNIb-Templates/ELASTICC2_TRAIN_01_1percent_NONIaMODEL0-0002_HEAD.FITS.gz"
+    head = (
+        realdata
+        / "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_SNIb-Templates/ELASTICC2_TRAIN_01_1percent_NONIaMODEL0-0002_HEAD.FITS.gz"
+    )
     a, b = tmp_path / "torch.parquet", tmp_path / "onnx.parquet"
     assert main(["predict", str(artifact), str(head), str(a)]) == 0
     assert main(["predict", str(out), str(head), str(b), "--runtime", "onnx"]) == 0
@@ -90,5 +94,5 @@ def test_export_errors(artifact, tmp_path):
         X.export(artifact, tmp_path / "m.x", "tflite")
     (tmp_path / "bad.onnx").write_bytes(b"nope")
     with pytest.raises(InputError, match="ONNX"):
-        X.load_onnx_classifier(tmp_path / "bad.onnx")
+        load_onnx_classifier(tmp_path / "bad.onnx")
     assert not (tmp_path / "m.x").exists()

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lightcurve_tables import DET, make_table, random_curve
 
-from elasticc_classification import features
 from elasticc_classification.errors import InputError
-from elasticc_classification.features import assign_split, build_shard, galactic, sky_flags
-from elasticc_classification.taxonomy import Taxonomy
+from elasticc_classification.features import features
+from elasticc_classification.features.features import assign_split, build_shard, galactic, sky_flags
+from elasticc_classification.features.taxonomy import Taxonomy
 
 TAX = Taxonomy.load(None)
 
@@ -32,8 +32,18 @@ def one_curve(snid=7, model="SNIb-Templates"):
 
 def test_asinh_features_of_a_handmade_curve():
     sh = build_shard(make_table([one_curve()]), {}, TAX)
-    assert sh.meta["feature_names"] == ["time_days", "detection", "asinh_fluxcal", "asinh_fluxcalerr",
-                                        "band_u", "band_g", "band_r", "band_i", "band_z", "band_Y"]
+    assert sh.meta["feature_names"] == [
+        "time_days",
+        "detection",
+        "asinh_fluxcal",
+        "asinh_fluxcalerr",
+        "band_u",
+        "band_g",
+        "band_r",
+        "band_i",
+        "band_z",
+        "band_Y",
+    ]
     x = sh.light_curve(0)
     assert x.shape == (3, 10)  # the last observation is a non-detection after the last detection
     np.testing.assert_allclose(x[:, 0], [0.0, 1.5, 3.0])
@@ -55,11 +65,21 @@ def test_linear_encoding():
 
 def test_static_sentinels_absent_columns_and_flags():
     curves = [one_curve(1), one_curve(2), one_curve(3)]
-    static = {"MWEBV": [0.05, -9.0, 0.1], "HOSTGAL_SPECZ": [-99.0, 0.3, 999.0], "HOSTGAL_MAG_u": [-999.0, -9999.0, 22.5]}
+    static = {
+        "MWEBV": [0.05, -9.0, 0.1],
+        "HOSTGAL_SPECZ": [-99.0, 0.3, 999.0],
+        "HOSTGAL_MAG_u": [-999.0, -9999.0, 22.5],
+    }
     cfg = {"static": ["MWEBV", "HOSTGAL_SPECZ", "HOSTGAL_MAG_u", "NOT_IN_CHUNK"]}
     sh = build_shard(make_table(curves, static), cfg, TAX)
-    assert sh.meta["static_names"] == ["MWEBV", "HOSTGAL_SPECZ", "HOSTGAL_MAG_u", "NOT_IN_CHUNK",
-                                       "LOW_GALACTIC_LATITUDE", "IN_DDF"]
+    assert sh.meta["static_names"] == [
+        "MWEBV",
+        "HOSTGAL_SPECZ",
+        "HOSTGAL_MAG_u",
+        "NOT_IN_CHUNK",
+        "LOW_GALACTIC_LATITUDE",
+        "IN_DDF",
+    ]
     s = sh.static
     np.testing.assert_allclose(s[:, 0], [0.05, np.nan, 0.1], rtol=1e-6)
     np.testing.assert_allclose(s[:, 1], [np.nan, 0.3, np.nan], rtol=1e-6)
@@ -117,8 +137,12 @@ def test_split_fractions_and_determinism():
 
 @settings(max_examples=40, deadline=None)
 @given(
-    snids=st.lists(st.one_of(st.integers(0, 10**15), st.text("abcdXYZ0123456789_-", min_size=1, max_size=20)),
-                   min_size=1, max_size=60, unique_by=str),
+    snids=st.lists(
+        st.one_of(st.integers(0, 10**15), st.text("abcdXYZ0123456789_-", min_size=1, max_size=20)),
+        min_size=1,
+        max_size=60,
+        unique_by=str,
+    ),
     cuts=st.lists(st.integers(0, 60), max_size=5),
     seed=st.integers(0, 2**31),
 )

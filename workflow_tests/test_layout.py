@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from elasticc_classification import layout
 from elasticc_classification.errors import InputError
+from elasticc_classification.io import layout
 
 
 def touch_pair(root: Path, prefix: str, model: str, chunk: int, gz: bool = True) -> tuple[Path, Path]:
@@ -37,7 +37,10 @@ def test_chunk_paths_round_trip(tmp_path):
     touch_pair(tmp_path, "ELASTICC2_TRAIN_02", "uLens-Single_PyLIMA", 1)
     pairs = layout.find_pairs(tmp_path)
     assert [(p.model, p.chunk) for p in pairs] == [
-        ("SNIb+HostXT_V19", "0003"), ("SNIb+HostXT_V19", "0012"), ("uLens-Single_PyLIMA", "0001")]
+        ("SNIb+HostXT_V19", "0003"),
+        ("SNIb+HostXT_V19", "0012"),
+        ("uLens-Single_PyLIMA", "0001"),
+    ]
     assert pairs[1].head.name.endswith("-0012_HEAD.FITS")
 
 

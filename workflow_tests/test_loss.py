@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from elasticc_classification import loss
-from elasticc_classification.taxonomy import Taxonomy
+from elasticc_classification.features.taxonomy import Taxonomy
+from elasticc_classification.model import loss
 
 # root R; children A (leaf) and B; B's children C and D (leaves). Node order: R A B C D.
 TOY = Taxonomy.from_dict({"root": "R", "tree": {"R": ["A", "B"], "B": ["C", "D"]}})
@@ -55,7 +55,9 @@ def test_flat_loss_is_leaf_marginal_nll():
     logits = torch.tensor([[0.0, 1.0, 2.0, 0.5, -1.0]])
     p_b = math.exp(2) / (math.exp(1) + math.exp(2))
     p_c_given_b = math.exp(0.5) / (math.exp(0.5) + math.exp(-1))
-    assert loss.flat_loss(logits, torch.tensor([3]), TOY).item() == pytest.approx(-math.log(p_b * p_c_given_b), rel=1e-6)
+    assert loss.flat_loss(logits, torch.tensor([3]), TOY).item() == pytest.approx(
+        -math.log(p_b * p_c_given_b), rel=1e-6
+    )
 
 
 def test_zero_count_node_gets_zero_weight():

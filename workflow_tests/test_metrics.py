@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from elasticc_classification import metrics
-from elasticc_classification.taxonomy import Taxonomy
+from elasticc_classification.evaluation import metrics
+from elasticc_classification.features.taxonomy import Taxonomy
 
 
 def test_confusion_and_macro_scores_match_hand_computation():
@@ -87,5 +87,7 @@ def test_levels_follow_the_taxonomy():
     # SNIa: 2 true, 1 predicted right, 1 predicted SNII: precision 1, recall 1/2
     assert snia["support"] == 2 and snia["precision"] == 1.0 and snia["recall"] == 0.5
     # unknown truth (-1) and NaN probabilities are never scored
-    recs2, _, _ = metrics.level_records(tax, np.r_[leaf_true, -1], np.vstack([marg, np.full(tax.n_nodes, np.nan)]), "full")
+    recs2, _, _ = metrics.level_records(
+        tax, np.r_[leaf_true, -1], np.vstack([marg, np.full(tax.n_nodes, np.nan)]), "full"
+    )
     assert {r["level"]: r["n"] for r in recs2} == {r["level"]: r["n"] for r in recs}

@@ -10,20 +10,30 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
+from wfutil import stage_snakefile
 
-from elasticc_classification import layout, snana
 from elasticc_classification.errors import InputError
+from elasticc_classification.io import layout, snana
 from elasticc_classification.mock import MODELS, generate
 from elasticc_classification.mock.generator import write_chunk
 from elasticc_classification.mock.models import SPECS
 
-from wfutil import stage_snakefile
-
-REAL = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_{}/ELASTICC2_TRAIN_01_1percent_NONIaMODEL0-{:04d}_{}.FITS.gz"
+REAL = (
+    "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_{}/ELASTICC2_TRAIN_01_1percent_NONIaMODEL0-{:04d}_{}.FITS.gz"
+)
 REAL_CHUNK = {"SNIb-Templates": 1, "Mdwarf-flare": 31}  # non-empty real chunks
 PREFIX = "ELASTICC2_TRAIN_02"
-GALACTIC = ["Mdwarf-flare", "dwarf-nova", "uLens-Single_PyLIMA", "uLens-Single-GenLens", "uLens-Binary",
-            "RRL", "EB", "Cepheid", "d-Sct"]
+GALACTIC = [
+    "Mdwarf-flare",
+    "dwarf-nova",
+    "uLens-Single_PyLIMA",
+    "uLens-Single-GenLens",
+    "uLens-Binary",
+    "RRL",
+    "EB",
+    "Cepheid",
+    "d-Sct",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +44,7 @@ def sample(tmp_path_factory) -> Path:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def read(path: Path) -> tuple[fits.Header, fits.Header, np.ndarray]:
     """(primary header, table header, table rows) of a FITS file, checked by astropy (cached: read-only)."""
     with fits.open(path) as f:
@@ -55,8 +65,15 @@ def test_layout_is_the_real_one(sample):
         assert (p.head, p.phot) == layout.chunk_paths(sample, PREFIX, p.model, p.chunk)
 
 
-@pytest.mark.parametrize("model, real_model", [("SNIa-SALT3", "SNIb-Templates"), ("TDE", "SNIb-Templates"),
-                                               ("RRL", "Mdwarf-flare"), ("Mdwarf-flare", "Mdwarf-flare")])
+@pytest.mark.parametrize(
+    "model, real_model",
+    [
+        ("SNIa-SALT3", "SNIb-Templates"),
+        ("TDE", "SNIb-Templates"),
+        ("RRL", "Mdwarf-flare"),
+        ("Mdwarf-flare", "Mdwarf-flare"),
+    ],
+)
 def test_columns_tforms_and_header_keys_match_real_files(sample, realdata, model, real_model):
     for kind, ext in (("HEAD", "Header"), ("PHOT", "Photometry")):
         h0, h1, data = read(layout.chunk_paths(sample, PREFIX, model, 1)[kind == "PHOT"])
@@ -201,8 +218,21 @@ def _lightcurves(out: Path, model: str):
 @pytest.fixture(scope="module")
 def stats_sample(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("mock_stats")
-    models = ["SNIa-SALT3", "SNIb-Templates", "SNIc-Templates", "SNII-Templates", "SNII-NMF", "KN_K17",
-              "SLSN-I+host", "PISN", "TDE", "RRL", "Cepheid", "d-Sct", "uLens-Single_PyLIMA"]
+    models = [
+        "SNIa-SALT3",
+        "SNIb-Templates",
+        "SNIc-Templates",
+        "SNII-Templates",
+        "SNII-NMF",
+        "KN_K17",
+        "SLSN-I+host",
+        "PISN",
+        "TDE",
+        "RRL",
+        "Cepheid",
+        "d-Sct",
+        "uLens-Single_PyLIMA",
+    ]
     generate(out, models=models, n_chunks=1, objects_per_chunk=150, seed=5)
     return out
 
@@ -212,8 +242,10 @@ def _detected_duration(lcs) -> np.ndarray:
 
 
 def test_transient_durations_differ_as_designed(stats_sample):
-    dur = {m: np.median(_detected_duration(_lightcurves(stats_sample, m)[1]))
-           for m in ("KN_K17", "SNIa-SALT3", "SNII-Templates", "PISN")}
+    dur = {
+        m: np.median(_detected_duration(_lightcurves(stats_sample, m)[1]))
+        for m in ("KN_K17", "SNIa-SALT3", "SNII-Templates", "PISN")
+    }
     assert dur["KN_K17"] < 20 < dur["SNIa-SALT3"] < dur["SNII-Templates"] < dur["PISN"], dur
 
 
@@ -236,7 +268,10 @@ def test_periodic_classes_have_their_periods(stats_sample):
 
 
 def test_redshifts_overlap_and_tdes_are_nuclear(stats_sample):
-    z = {m: _lightcurves(stats_sample, m)[0]["REDSHIFT_HELIO"] for m in ("SNIa-SALT3", "SNIb-Templates", "SNII-Templates", "KN_K17")}
+    z = {
+        m: _lightcurves(stats_sample, m)[0]["REDSHIFT_HELIO"]
+        for m in ("SNIa-SALT3", "SNIb-Templates", "SNII-Templates", "KN_K17")
+    }
     q = {m: np.percentile(v[v > 0], [25, 75]) for m, v in z.items()}
     for a in ("SNIa-SALT3", "SNIb-Templates", "SNII-Templates"):  # SN redshift ranges overlap
         for b in ("SNIa-SALT3", "SNIb-Templates", "SNII-Templates"):
@@ -327,8 +362,11 @@ def test_sn_types_confusable_early_separable_later(stats_sample):
 # --- CLI and bad input -------------------------------------------------------------------------------
 def test_cli_writes_and_rejects_bad_input(tmp_path):
     run = [sys.executable, "-m", "elasticc_classification.cli", "mock"]
-    ok = subprocess.run(run + [str(tmp_path / "ok"), "--models", "RRL", "--chunks", "1", "--objects-per-chunk", "3"],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        run + [str(tmp_path / "ok"), "--models", "RRL", "--chunks", "1", "--objects-per-chunk", "3"],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     assert all(p.exists() for p in layout.chunk_paths(tmp_path / "ok", PREFIX, "RRL", 1))
     bad = subprocess.run(run + [str(tmp_path / "bad"), "--models", "SNIa"], capture_output=True, text=True)
@@ -345,8 +383,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _snakemake(snakefile: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [str(Path(sys.executable).with_name("snakemake")), "--snakefile", str(snakefile), "--cores", "2",
-           "--configfile", str(ROOT / "workflow_tests/tiny_config.yaml"), *args]
+    cmd = [
+        str(Path(sys.executable).with_name("snakemake")),
+        "--snakefile",
+        str(snakefile),
+        "--cores",
+        "2",
+        "--configfile",
+        str(ROOT / "workflow_tests/tiny_config.yaml"),
+        *args,
+    ]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
@@ -358,8 +404,14 @@ def test_rule_mock_feeds_convert_and_matches_the_library(tmp_path):
     import yaml
 
     tiny = yaml.safe_load((ROOT / "workflow_tests/tiny_config.yaml").read_text())["mock"]
-    ref = generate(tmp_path / "ref", models=tiny["models"], n_chunks=tiny["chunks"],
-                   objects_per_chunk=tiny["objects_per_chunk"], seed=tiny["seed"], prefix=tiny["prefix"])
+    ref = generate(
+        tmp_path / "ref",
+        models=tiny["models"],
+        n_chunks=tiny["chunks"],
+        objects_per_chunk=tiny["objects_per_chunk"],
+        seed=tiny["seed"],
+        prefix=tiny["prefix"],
+    )
     for head, phot in ref:
         for f in (head, phot):
             assert (results / "mock_raw" / f.relative_to(tmp_path / "ref")).read_bytes() == f.read_bytes()
@@ -372,8 +424,13 @@ def test_rule_mock_feeds_convert_and_matches_the_library(tmp_path):
 
 def test_no_mock_jobs_with_a_real_raw_dir(realdata, tmp_path):
     snakefile = stage_snakefile(tmp_path, "mock", "convert")
-    r = _snakemake(snakefile, "-n", "--config", f"results_dir={tmp_path / 'results'}",
-                   f"raw_dir={realdata / 'elasticc2_train_1percent'}")
+    r = _snakemake(
+        snakefile,
+        "-n",
+        "--config",
+        f"results_dir={tmp_path / 'results'}",
+        f"raw_dir={realdata / 'elasticc2_train_1percent'}",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout + r.stderr
     assert "rule mock" not in out and "convert" in out
@@ -383,16 +440,25 @@ def test_unknown_mock_model_in_config_stops_the_workflow(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("mock: {models: [SNIa], chunks: 1, objects_per_chunk: 2, seed: 1, prefix: P}\n")
     snakefile = stage_snakefile(tmp_path, "mock", "convert")
-    r = _snakemake(snakefile, "-n", "--configfile", str(ROOT / "workflow_tests/tiny_config.yaml"),
-                   str(bad), "--config", f"results_dir={tmp_path / 'results'}")
+    r = _snakemake(
+        snakefile,
+        "-n",
+        "--configfile",
+        str(ROOT / "workflow_tests/tiny_config.yaml"),
+        str(bad),
+        "--config",
+        f"results_dir={tmp_path / 'results'}",
+    )
     assert r.returncode != 0
     assert "unknown model(s) ['SNIa']" in r.stdout + r.stderr
 
 
 def test_generator_imports_no_heavy_modules(tmp_path):
     """2,560-job workflows pay start-up per job: the mock path never imports torch (nor astropy)."""
-    code = ("import sys; from elasticc_classification.mock import generate; "
-            f"generate({str(tmp_path)!r}, models=['RRL'], n_chunks=1, objects_per_chunk=2); "
-            "print(sorted(m for m in ('torch', 'lightning', 'astropy', 'pandas') if m in sys.modules))")
+    code = (
+        "import sys; from elasticc_classification.mock import generate; "
+        f"generate({str(tmp_path)!r}, models=['RRL'], n_chunks=1, objects_per_chunk=2); "
+        "print(sorted(m for m in ('torch', 'lightning', 'astropy', 'pandas') if m in sys.modules))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr

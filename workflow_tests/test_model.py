@@ -7,15 +7,17 @@ import pytest
 import torch
 
 from elasticc_classification.errors import InputError
-from elasticc_classification.model import HierarchicalClassifier, artifact_dict, load_model
-from elasticc_classification.taxonomy import Taxonomy
+from elasticc_classification.features.taxonomy import Taxonomy
+from elasticc_classification.model.module import HierarchicalClassifier, artifact_dict, load_model
 
 TAX = Taxonomy.load()
 
 
 def _model(cell: str = "lstm", n_static: int = 3) -> HierarchicalClassifier:
     torch.manual_seed(0)
-    m = HierarchicalClassifier(TAX.to_dict(), ["t", "flux", "err", "band"], [f"s{i}" for i in range(n_static)], model={"cell": cell})
+    m = HierarchicalClassifier(
+        TAX.to_dict(), ["t", "flux", "err", "band"], [f"s{i}" for i in range(n_static)], model={"cell": cell}
+    )
     m.set_normalisation([10, 0, 1, 2], [30, 5, 1, 1], np.arange(n_static), np.ones(n_static) * 2)
     return m.eval()
 

@@ -6,13 +6,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from model_helpers import make_artifact
 
-from elasticc_classification import predict as P
 from elasticc_classification.cli import main
 from elasticc_classification.errors import InputError
-from elasticc_classification.snana import read_pair
-from elasticc_classification.taxonomy import Taxonomy
-from model_helpers import make_artifact
+from elasticc_classification.features.taxonomy import Taxonomy
+from elasticc_classification.inference import predict as P
+from elasticc_classification.inference.classifier import Classifier, load_classifier
+from elasticc_classification.io.snana import read_pair
 
 SNIB = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_SNIb-Templates"
 HEAD = SNIB + "/ELASTICC2_TRAIN_01_1percent_NONIaMODEL0-0001_HEAD.FITS.gz"
@@ -87,20 +88,24 @@ def test_days_and_per_epoch(realdata, artifact, tmp_path):
         for n in tax.nodes:
             assert ep.column(n)[int(rows[-1])].as_py() == pytest.approx(full.column(n)[k].as_py(), abs=1e-5)
     # one epoch's answer equals classifying that prefix on its own (the slow path of another runtime)
-    clf = P.load_classifier(artifact)
-    slow = P.Classifier(clf.taxonomy, clf.feature_cfg, clf.forward, "torch", clf.feature_names, stepwise=None)
+    clf = load_classifier(artifact)
+    slow = Classifier(clf.taxonomy, clf.feature_cfg, clf.forward, "torch", clf.feature_names, stepwise=None)
     t2 = P.predict_table(slow, read_pair(realdata / HEAD, realdata / PHOT), per_epoch=True)
     for n in tax.nodes:
         np.testing.assert_allclose(t2.column(n).to_numpy(), ep.column(n).to_numpy(), atol=1e-5)
 
 
 def test_object_without_usable_observation_gets_nan_and_a_reason(realdata, artifact):
-    clf = P.load_classifier(artifact)
+    clf = load_classifier(artifact)
     table = read_pair(realdata / HEAD, realdata / PHOT)
     flag = table.column("PHOTFLAG").combine_chunks()
     # object 0 loses every detection: the preprocessing keeps nothing of it
-    zero = pa.ListArray.from_arrays(flag.offsets, pa.array(np.where(
-        np.repeat(np.arange(len(table)), np.diff(flag.offsets.to_numpy())) == 0, 0, flag.values.to_numpy())))
+    zero = pa.ListArray.from_arrays(
+        flag.offsets,
+        pa.array(
+            np.where(np.repeat(np.arange(len(table)), np.diff(flag.offsets.to_numpy())) == 0, 0, flag.values.to_numpy())
+        ),
+    )
     t = P.predict_table(clf, table.set_column(table.column_names.index("PHOTFLAG"), "PHOTFLAG", zero))
     assert t.num_rows == len(table)
     assert t.column("status")[0].as_py() == P.NO_OBSERVATION and t.column("n_obs")[0].as_py() == 0

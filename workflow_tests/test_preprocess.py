@@ -9,11 +9,11 @@ from astropy.io import fits
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lightcurve_tables import DET, make_table
-
-from elasticc_classification.features import build_shard, preprocess_table, resolve_config
-from elasticc_classification.snana import read_pair
-from elasticc_classification.taxonomy import Taxonomy
 from wfutil import MDWARF, SNIB, pair
+
+from elasticc_classification.features.features import build_shard, preprocess_table, resolve_config
+from elasticc_classification.features.taxonomy import Taxonomy
+from elasticc_classification.io.snana import read_pair
 
 # (model dir, chunk, row, SNID, NOBS, detections) from ../shared/realdata/README.md
 REAL = [
@@ -29,7 +29,9 @@ def hand_kept(phot_rows) -> list[int]:
     mjd = [float(r["MJD"]) for r in phot_rows]
     order = sorted(range(len(mjd)), key=lambda i: mjd[i])
     rows = [phot_rows[i] for i in order]
-    valid = [not (int(r["PHOTFLAG"]) & 1024) and np.isfinite(r["FLUXCAL"]) and np.isfinite(r["FLUXCALERR"]) for r in rows]
+    valid = [
+        not (int(r["PHOTFLAG"]) & 1024) and np.isfinite(r["FLUXCAL"]) and np.isfinite(r["FLUXCALERR"]) for r in rows
+    ]
     dets = [i for i, r in enumerate(rows) if valid[i] and int(r["PHOTFLAG"]) & 4096]
     first, last = dets[0], dets[-1]
     before = [i for i in range(first) if valid[i] and not int(rows[i]["PHOTFLAG"]) & 4096]
@@ -179,9 +181,17 @@ def reference_keep(flags, flux, err, keep, drop_no_detection):
 @settings(max_examples=120, deadline=None)
 @given(
     curves=st.lists(
-        st.lists(st.tuples(st.sampled_from([0, 0, 0, DET, DET | 2048, 1024, 1024 | DET]),
-                           st.sampled_from([1.0, 1.0, 1.0, 1.0, np.nan, np.inf])), min_size=1, max_size=25),
-        min_size=1, max_size=8),
+        st.lists(
+            st.tuples(
+                st.sampled_from([0, 0, 0, DET, DET | 2048, 1024, 1024 | DET]),
+                st.sampled_from([1.0, 1.0, 1.0, 1.0, np.nan, np.inf]),
+            ),
+            min_size=1,
+            max_size=25,
+        ),
+        min_size=1,
+        max_size=8,
+    ),
     keep=st.sampled_from(["detection_window", "all"]),
     drop_no_detection=st.booleans(),
 )

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from wfutil import TINY, copy_workflow, dry_run, snakemake
 
 MODELS = ["SNIa-SALT3", "SNII-NMF", "Mdwarf-flare"]
@@ -30,9 +29,24 @@ def done(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     raw = base / "raw"
     tiny = yaml.safe_load(TINY.read_text())["mock"]
     subprocess.run(
-        [sys.executable, "-m", "elasticc_classification.cli", "mock", str(raw), "--models", *tiny["models"],
-         "--chunks", str(tiny["chunks"]), "--objects-per-chunk", str(tiny["objects_per_chunk"]), "--seed", str(tiny["seed"])],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "elasticc_classification.cli",
+            "mock",
+            str(raw),
+            "--models",
+            *tiny["models"],
+            "--chunks",
+            str(tiny["chunks"]),
+            "--objects-per-chunk",
+            str(tiny["objects_per_chunk"]),
+            "--seed",
+            str(tiny["seed"]),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     args = ["--configfile", str(TINY), "--config", f"raw_dir={raw}", f"results_dir={base / 'results'}"]
     snakemake(wf, "--cores", "2", *args)

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from wfutil import copy_workflow, job_counts, snakemake
 
 LIMIT_S = 10.0
@@ -25,8 +24,20 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("scale")
     raw = base / "raw"
     subprocess.run(
-        [sys.executable, "-m", "elasticc_classification.cli", "mock", str(raw), "--chunks", str(N_CHUNKS), "--objects-per-chunk", "2"],
-        check=True, capture_output=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "elasticc_classification.cli",
+            "mock",
+            str(raw),
+            "--chunks",
+            str(N_CHUNKS),
+            "--objects-per-chunk",
+            "2",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
     )
     return copy_workflow(base / "wf"), raw
 
@@ -35,7 +46,17 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_full_layout_dry_run_under_10_s(layout: tuple[Path, Path], profile: list[str]) -> None:
     wf, raw = layout
     assert len(list(raw.glob("*/*_HEAD.FITS.gz"))) == N_MODELS * N_CHUNKS
-    args = ["--dry-run", "--quiet", "rules", "--cores", "2", *profile, "--config", f"raw_dir={raw}", f"results_dir={wf / 'results'}"]
+    args = [
+        "--dry-run",
+        "--quiet",
+        "rules",
+        "--cores",
+        "2",
+        *profile,
+        "--config",
+        f"raw_dir={raw}",
+        f"results_dir={wf / 'results'}",
+    ]
     walls = []
     for _ in range(2):
         t0 = time.perf_counter()
@@ -44,5 +65,7 @@ def test_full_layout_dry_run_under_10_s(layout: tuple[Path, Path], profile: list
     counts = job_counts(r.stdout + r.stderr)
     assert counts["convert"] == counts["tensorize"] == N_MODELS * N_CHUNKS
     assert counts["train"] == 1 and counts["total"] >= 2 * N_MODELS * N_CHUNKS + 1
-    print(f"dry run of {counts['total']} jobs ({' '.join(profile) or 'local'}): {', '.join(f'{w:.2f}' for w in walls)} s")
+    print(
+        f"dry run of {counts['total']} jobs ({' '.join(profile) or 'local'}): {', '.join(f'{w:.2f}' for w in walls)} s"
+    )
     assert min(walls) <= LIMIT_S, f"DAG of the full layout took {min(walls):.1f} s (best of {walls}), limit {LIMIT_S} s"

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from wfutil import ROOT, TINY, copy_workflow, dry_run, snakemake
 
 pytestmark = pytest.mark.slurm
@@ -35,7 +34,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
 
 def _jobs(env: dict) -> list[tuple[str, str, str]]:
     """(job id, name, state) of every job slurmctld remembers (MinJobAge=300 s keeps finished ones)."""
-    out = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i|%j|%T"], capture_output=True, text=True, env={**os.environ, **env}, check=True)
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-o", "%i|%j|%T"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=True,
+    )
     return [tuple(line.split("|")) for line in out.stdout.split()]
 
 
@@ -44,8 +49,16 @@ def test_tiny_workflow_through_slurm(cluster: dict, tmp_path: Path) -> None:
     results = tmp_path / "results"
     cores = str(min(2, os.cpu_count() or 1))
     args = [
-        "--profile", "profiles/slurm", "--workflow-profile", "profiles/ci-slurm", "--cores", cores,
-        "--configfile", str(TINY), "--config", f"results_dir={results}",
+        "--profile",
+        "profiles/slurm",
+        "--workflow-profile",
+        "profiles/ci-slurm",
+        "--cores",
+        cores,
+        "--configfile",
+        str(TINY),
+        "--config",
+        f"results_dir={results}",
     ]
     plan = dry_run(wf, *args)
     n_chunk_jobs = len(plan.get("convert", ())) + len(plan.get("tensorize", ()))
@@ -69,7 +82,9 @@ def test_tiny_workflow_through_slurm(cluster: dict, tmp_path: Path) -> None:
     assert jobs and all(state == "COMPLETED" for _, _, state in jobs), jobs
     group_logs = list((wf / ".snakemake" / "slurm_logs").glob("group_chunks*/*.log"))
     assert len(group_logs) == 1, f"convert+tensorize of 6 chunks should be one SLURM job: {group_logs}"
-    assert len(jobs) == expect_slurm_jobs, f"{len(jobs)} SLURM jobs, expected {expect_slurm_jobs} (per-chunk jobs grouped): {jobs}"
+    assert len(jobs) == expect_slurm_jobs, (
+        f"{len(jobs)} SLURM jobs, expected {expect_slurm_jobs} (per-chunk jobs grouped): {jobs}"
+    )
 
     # Up to date afterwards, seen through the same profiles.
     assert dry_run(wf, *args) == {}
@@ -81,10 +96,10 @@ def test_ddp_launched_by_srun_trains_one_model(cluster: dict, tmp_path: Path) ->
     one DDP group, and rank 0 alone writes one artifact."""
     import sys
 
-    from elasticc_classification.data import synthetic_shard
-    from elasticc_classification.model import load_model
-    from elasticc_classification.shards import write_shard
-    from elasticc_classification.taxonomy import Taxonomy
+    from elasticc_classification.features.shards import write_shard
+    from elasticc_classification.features.taxonomy import Taxonomy
+    from elasticc_classification.model.data import synthetic_shard
+    from elasticc_classification.model.module import load_model
 
     tax = Taxonomy.load(ROOT / "config" / "taxonomy.yaml")
     shards = []
@@ -93,8 +108,18 @@ def test_ddp_launched_by_srun_trains_one_model(cluster: dict, tmp_path: Path) ->
         write_shard(synthetic_shard(600, tax, seed=i, median_length=30, max_length=150), shards[-1])
     cfg = {
         "taxonomy": str(ROOT / "config" / "taxonomy.yaml"),
-        "train": {"accelerator": "cpu", "devices": 2, "num_nodes": 1, "strategy": "ddp", "max_epochs": 1, "batch_size": 64,
-                  "progress_bar": False, "threads": 1, "val_days": [8], "model": {"hidden": 16, "layers": 1}},
+        "train": {
+            "accelerator": "cpu",
+            "devices": 2,
+            "num_nodes": 1,
+            "strategy": "ddp",
+            "max_epochs": 1,
+            "batch_size": 64,
+            "progress_bar": False,
+            "threads": 1,
+            "val_days": [8],
+            "model": {"hidden": 16, "layers": 1},
+        },
         "augment": {"mode": "days"},
     }
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
@@ -103,9 +128,22 @@ def test_ddp_launched_by_srun_trains_one_model(cluster: dict, tmp_path: Path) ->
     train = f"{sys.executable} -m elasticc_classification.cli train {' '.join(map(str, shards))} --out {out} --config {tmp_path / 'cfg.yaml'}"
     env = {**os.environ, **cluster, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
     r = subprocess.run(
-        ["sbatch", "--wait", "--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1", "--mem=3000", f"--output={log}",
-         f"--chdir={tmp_path}", "--job-name=ddp-test", f"--wrap=srun {train}"],
-        capture_output=True, text=True, timeout=600, env=env,
+        [
+            "sbatch",
+            "--wait",
+            "--nodes=1",
+            "--ntasks-per-node=2",
+            "--cpus-per-task=1",
+            "--mem=3000",
+            f"--output={log}",
+            f"--chdir={tmp_path}",
+            "--job-name=ddp-test",
+            f"--wrap=srun {train}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     text = log.read_text() if log.exists() else ""
     assert r.returncode == 0, f"{r.stdout}\n{r.stderr}\n{text[-3000:]}"

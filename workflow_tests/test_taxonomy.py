@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from elasticc_classification.taxonomy import Taxonomy, TaxonomyError
+from elasticc_classification.features.taxonomy import Taxonomy, TaxonomyError
 
 # The ORACLE tree and model mapping as issue 4 lists them (written out here, independently of the YAML).
 ISSUE_TREE = {

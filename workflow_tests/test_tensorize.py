@@ -11,13 +11,14 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from lightcurve_tables import make_table, random_curve
-
-from elasticc_classification import layout, snana
-from elasticc_classification.features import build_shard
-from elasticc_classification.shards import read_shard, write_shard
-from elasticc_classification.taxonomy import Taxonomy
-from elasticc_classification.tensorize import tensorize
 from wfutil import ROOT, SNIB, cli, job_counts, pair, repo_snakemake, stage_snakefile
+
+from elasticc_classification.errors import InputError
+from elasticc_classification.features.features import build_shard
+from elasticc_classification.features.shards import read_shard, write_shard
+from elasticc_classification.features.taxonomy import Taxonomy
+from elasticc_classification.features.tensorize import tensorize
+from elasticc_classification.io import layout, snana
 
 TAX = Taxonomy.load(None)
 
@@ -69,8 +70,12 @@ def test_shard_bytes_close_to_raw_float32(tmp_path):
 
 @pytest.mark.parametrize(
     "damage, message",
-    [("drop_column", "missing required column.*FLUXCALERR"), ("bad_model", "'NOPE'.*known models"),
-     ("not_parquet", "not a readable parquet"), ("absent", "not found")],
+    [
+        ("drop_column", "missing required column.*FLUXCALERR"),
+        ("bad_model", "'NOPE'.*known models"),
+        ("not_parquet", "not a readable parquet"),
+        ("absent", "not found"),
+    ],
 )
 def test_bad_input_gives_clear_error_and_no_shard(real_parquet, tmp_path, damage, message):
     src = tmp_path / "in.parquet"
@@ -94,7 +99,7 @@ def test_bad_input_gives_clear_error_and_no_shard(real_parquet, tmp_path, damage
 
 def test_python_api_leaves_no_partial_output(real_parquet, tmp_path):
     out = tmp_path / "s.arrow"
-    with pytest.raises(Exception):
+    with pytest.raises(InputError, match="keep"):
         tensorize(real_parquet, out, cfg={"keep": "sometimes"})
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
@@ -103,8 +108,11 @@ def test_python_api_leaves_no_partial_output(real_parquet, tmp_path):
 def test_rules_make_shards_and_gallery(realdata, tmp_path):
     raw = realdata / "elasticc2_train_1percent"
     results = tmp_path / "results"
-    targets = [results / "shards/SNIb-Templates/0001.arrow", results / "shards/Mdwarf-flare/0001.arrow",
-               results / "plots/lightcurves/SNIb-Templates.png"]
+    targets = [
+        results / "shards/SNIb-Templates/0001.arrow",
+        results / "shards/Mdwarf-flare/0001.arrow",
+        results / "plots/lightcurves/SNIb-Templates.png",
+    ]
     r = repo_snakemake(results, raw, *map(str, targets))
     assert r.returncode == 0, r.stderr[-3000:]
     sh = read_shard(targets[0])
@@ -161,7 +169,7 @@ def test_light_curve_panel_marks_detections_and_window():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from elasticc_classification.plots import BAND_COLOURS, plot_light_curve
+    from elasticc_classification.evaluation.plots import BAND_COLOURS, plot_light_curve
 
     mjd = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     flux = np.array([0.0, 10.0, 50.0, 20.0, 5.0, 1.0])
@@ -174,9 +182,11 @@ def test_light_curve_panel_marks_detections_and_window():
     assert ax.get_title() == "SNID 7  SNIb-Templates → SNIb/c"
     markers = [ln for ln in ax.lines if ln.get_marker() == "o"]
     pts = {(tuple(ln.get_xdata()), ln.get_markerfacecolor() == "none", ln.get_alpha()) for ln in markers}
-    assert pts == {((3.0, 4.0), False, 1.0),  # r detections: filled, kept
-                   ((2.0,), True, 1.0),  # g non-detection in the window: open, kept
-                   ((1.0, 5.0, 6.0), True, 0.25)}  # dropped g non-detections: open, faint
+    assert pts == {
+        ((3.0, 4.0), False, 1.0),  # r detections: filled, kept
+        ((2.0,), True, 1.0),  # g non-detection in the window: open, kept
+        ((1.0, 5.0, 6.0), True, 0.25),
+    }  # dropped g non-detections: open, faint
     r_line = next(ln for ln in markers if tuple(ln.get_xdata()) == (3.0, 4.0))
     assert matplotlib.colors.same_color(r_line.get_markeredgecolor(), BAND_COLOURS["r"])
     (span,) = ax.patches  # the kept window, shaded (a Rectangle in axes-x data coordinates)
@@ -186,7 +196,7 @@ def test_light_curve_panel_marks_detections_and_window():
 
 
 def test_gallery_of_real_light_curves(real_parquet, tmp_path):
-    from elasticc_classification.plots import lightcurve_gallery
+    from elasticc_classification.evaluation.plots import lightcurve_gallery
 
     out = tmp_path / "g.png"
     assert lightcurve_gallery([real_parquet], out, {}, TAX, n_objects=4, title="SNIb-Templates") == 4

@@ -17,9 +17,13 @@ import pytest
 import torch
 import yaml
 
-from elasticc_classification import augment, train
 from elasticc_classification.cli import main as cli_main
-from elasticc_classification.data import (
+from elasticc_classification.errors import InputError
+from elasticc_classification.features import augment
+from elasticc_classification.features.shards import write_shard
+from elasticc_classification.features.taxonomy import Taxonomy
+from elasticc_classification.model import train
+from elasticc_classification.model.data import (
     DeviceData,
     bucket_batches,
     cap_per_leaf,
@@ -27,10 +31,7 @@ from elasticc_classification.data import (
     load_training_set,
     synthetic_shard,
 )
-from elasticc_classification.errors import InputError
-from elasticc_classification.model import load_model
-from elasticc_classification.shards import write_shard
-from elasticc_classification.taxonomy import Taxonomy
+from elasticc_classification.model.module import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TAX = Taxonomy.load(ROOT / "config" / "taxonomy.yaml")
@@ -61,7 +62,14 @@ def trained(shards, tmp_path_factory):
     """A short fit (shared by the tests below): 4 epochs, then resumed to 5."""
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("model") / "model.ckpt"
-    model = train.fit(shards, out, cfg={**SMALL, "max_epochs": 4}, augment_cfg={"mode": "days"}, taxonomy=TAX, metrics_out=out.parent / "metrics.csv")
+    model = train.fit(
+        shards,
+        out,
+        cfg={**SMALL, "max_epochs": 4},
+        augment_cfg={"mode": "days"},
+        taxonomy=TAX,
+        metrics_out=out.parent / "metrics.csv",
+    )
     return out, model
 
 
@@ -106,7 +114,7 @@ def test_bucketed_batches_cover_everything_once_with_little_padding():
 
 
 def test_epoch_plan_covers_training_set_once_in_descending_batches(shards):
-    from elasticc_classification.data import ShardDataModule
+    from elasticc_classification.model.data import ShardDataModule
 
     dm = ShardDataModule(shards, TAX, {"batch_size": 50, "max_per_leaf": None}, {"mode": "days"})
     dm.setup("fit")
@@ -154,7 +162,7 @@ def test_training_lowers_loss_and_beats_chance(trained, shards):
     assert tr[-1] < tr[0]
     # held-out test split, full light curves, through the reloaded artifact
     m = load_model(out)
-    from elasticc_classification.shards import concat_shards, read_shard
+    from elasticc_classification.features.shards import concat_shards, read_shard
 
     d = concat_shards([read_shard(p) for p in shards])
     test = np.flatnonzero(d.split == 2)
@@ -189,7 +197,14 @@ def test_artifact_reload_gives_identical_predictions(trained):
 def test_restart_resumes_from_last_checkpoint(trained, shards, caplog):
     out, _ = trained
     caplog.set_level("INFO")
-    train.fit(shards, out, cfg={**SMALL, "max_epochs": 5}, augment_cfg={"mode": "days"}, taxonomy=TAX, metrics_out=out.parent / "metrics.csv")
+    train.fit(
+        shards,
+        out,
+        cfg={**SMALL, "max_epochs": 5},
+        augment_cfg={"mode": "days"},
+        taxonomy=TAX,
+        metrics_out=out.parent / "metrics.csv",
+    )
     assert "resuming from" in caplog.text
     epochs = [int(r["epoch"]) for r in _rows(out.parent / "metrics.csv") if r.get("val_loss")]
     assert epochs == [0, 1, 2, 3, 4]  # one more epoch, the first four not repeated
@@ -197,8 +212,21 @@ def test_restart_resumes_from_last_checkpoint(trained, shards, caplog):
 
 
 def test_gru_flat_loss_cosine_schedule_train(shards, tmp_path):
-    cfg = {**SMALL, "max_epochs": 2, "model": {**SMALL["model"], "cell": "gru"}, "loss": {"kind": "flat"}, "optim": {"schedule": "cosine"}}
-    train.fit(shards, tmp_path / "m.ckpt", cfg=cfg, augment_cfg={"mode": "fraction"}, taxonomy=TAX, metrics_out=tmp_path / "metrics.csv")
+    cfg = {
+        **SMALL,
+        "max_epochs": 2,
+        "model": {**SMALL["model"], "cell": "gru"},
+        "loss": {"kind": "flat"},
+        "optim": {"schedule": "cosine"},
+    }
+    train.fit(
+        shards,
+        tmp_path / "m.ckpt",
+        cfg=cfg,
+        augment_cfg={"mode": "fraction"},
+        taxonomy=TAX,
+        metrics_out=tmp_path / "metrics.csv",
+    )
     m = load_model(tmp_path / "m.ckpt")
     assert isinstance(m.rnn, torch.nn.GRU) and m.hparams["loss"]["kind"] == "flat"
     rows = _rows(tmp_path / "metrics.csv")
@@ -246,7 +274,16 @@ def test_without_validation_split_a_tenth_of_training_validates(tmp_path, caplog
 
 def test_cli_reports_bad_input(tmp_path, capsys):
     (tmp_path / "bad.arrow").write_bytes(b"not arrow")
-    rc = cli_main(["train", str(tmp_path / "bad.arrow"), "--out", str(tmp_path / "m.ckpt"), "--taxonomy", str(ROOT / "config/taxonomy.yaml")])
+    rc = cli_main(
+        [
+            "train",
+            str(tmp_path / "bad.arrow"),
+            "--out",
+            str(tmp_path / "m.ckpt"),
+            "--taxonomy",
+            str(ROOT / "config/taxonomy.yaml"),
+        ]
+    )
     assert rc == 2
     assert "not a readable shard" in capsys.readouterr().err
     assert not (tmp_path / "m.ckpt").exists()
@@ -264,8 +301,22 @@ def test_two_process_ddp_on_cpu_completes_an_epoch(shards, tmp_path):
     out = tmp_path / "ddp" / "model.ckpt"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     r = subprocess.run(
-        [sys.executable, "-m", "elasticc_classification.cli", "train", *map(str, shards), "--out", str(out), "--config", str(tmp_path / "cfg.yaml")],
-        capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "elasticc_classification.cli",
+            "train",
+            *map(str, shards),
+            "--out",
+            str(out),
+            "--config",
+            str(tmp_path / "cfg.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=tmp_path,
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "2 process(es)" in r.stderr
@@ -297,8 +348,15 @@ def test_fused_adam_with_gradient_clipping(shards, tmp_path, precision):
     plugin refuses to clip for fused optimizers; the model clips itself when nothing is scaled.
     Forced here on the CPU (fused Adam runs there too), so the GPU default's path is tested in CI."""
     out = tmp_path / "model.ckpt"
-    cfg = {**SMALL, "max_epochs": 1, "accelerator": "cpu", "precision": precision, "gradient_clip": 0.5,
-           "limit_train_batches": 4, "optim": {**SMALL["optim"], "fused": True}}
+    cfg = {
+        **SMALL,
+        "max_epochs": 1,
+        "accelerator": "cpu",
+        "precision": precision,
+        "gradient_clip": 0.5,
+        "limit_train_batches": 4,
+        "optim": {**SMALL["optim"], "fused": True},
+    }
     train.fit(shards, out, cfg=cfg, augment_cfg={"mode": "days"}, taxonomy=TAX, metrics_out=tmp_path / "metrics.csv")
     m = load_model(out)
     assert m.hparams["optim"]["fused"] is True
@@ -309,7 +367,7 @@ def test_fused_adam_with_gradient_clipping(shards, tmp_path, precision):
 
 def test_gradient_clipping_bounds_the_update_norm():
     """The model's own clipping (used whenever no loss scaler is active) leaves a gradient norm <= the limit."""
-    from elasticc_classification.model import HierarchicalClassifier
+    from elasticc_classification.model.module import HierarchicalClassifier
 
     m = HierarchicalClassifier(TAX.to_dict(), [f"f{i}" for i in range(4)], ["s0"], model=SMALL["model"])
     x = torch.randn(8, 5, 4) * 100
@@ -323,12 +381,18 @@ def test_gradient_clipping_bounds_the_update_norm():
 
 def test_taxonomy_from_shard_metadata(shards, tmp_path):
     """Without a taxonomy, training takes the one the shards carry (read from the metadata alone)."""
-    from elasticc_classification.shards import read_shard, read_shard_meta
+    from elasticc_classification.features.shards import read_shard, read_shard_meta
 
     assert read_shard_meta(shards[0]) == read_shard(shards[0]).meta
     (tmp_path / "bad.arrow").write_bytes(b"not arrow")
     with pytest.raises(InputError, match="not a readable shard"):
         read_shard_meta(tmp_path / "bad.arrow")
     assert read_shard_meta(shards[0])["taxonomy"]
-    train.fit(shards, tmp_path / "m.ckpt", cfg={**SMALL, "max_epochs": 1, "limit_train_batches": 2}, augment_cfg={"mode": "days"}, taxonomy=None)
+    train.fit(
+        shards,
+        tmp_path / "m.ckpt",
+        cfg={**SMALL, "max_epochs": 1, "limit_train_batches": 2},
+        augment_cfg={"mode": "days"},
+        taxonomy=None,
+    )
     assert load_model(tmp_path / "m.ckpt").taxonomy.to_dict() == TAX.to_dict()

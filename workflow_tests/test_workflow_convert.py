@@ -6,9 +6,9 @@ import shutil
 
 import pyarrow.parquet as pq
 import pytest
-
-from elasticc_classification import layout
 from wfutil import SNIB, job_counts, pair, repo_snakemake, stage_snakefile
+
+from elasticc_classification.io import layout
 
 
 def test_one_parquet_per_real_pair(realdata, tmp_path):

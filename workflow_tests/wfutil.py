@@ -16,7 +16,19 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "workflow_tests" / "tiny_config.yaml"
 # Top-level entries a workflow copy leaves out (everything else, e.g. rules/, scripts/, config/,
 # profiles/, envs/, report/, is copied); the package is imported from the installed (editable) src/.
-SKIP = {".git", ".venv", ".snakemake", ".ci", "results", "data", "src", "bench", "docs", "workflow_tests", ".pytest_cache"}
+SKIP = {
+    ".git",
+    ".venv",
+    ".snakemake",
+    ".ci",
+    "results",
+    "data",
+    "src",
+    "bench",
+    "docs",
+    "workflow_tests",
+    ".pytest_cache",
+}
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 # real SNANA chunk pairs, relative to ../shared/realdata (conftest's ``realdata`` fixture)
 SNIB = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_SNIb-Templates"
@@ -47,7 +59,9 @@ def snakemake(wf: Path, *args: str, timeout: float = 900, env: dict | None = Non
     cmd = [sys.executable, "-m", "snakemake", *args]
     r = subprocess.run(cmd, cwd=wf, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
     if r.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-6000:]}"
+        )
     return r
 
 
@@ -75,7 +89,9 @@ def dry_run(wf: Path, *args: str) -> dict[str, set[str]]:
     r = snakemake(wf, "--dry-run", "--cores", "1", *args)
     jobs = planned(r)
     if not jobs:
-        assert "Nothing to be done" in r.stdout + r.stderr, f"no jobs parsed from a dry run that has work:\n{r.stdout[-3000:]}"
+        assert "Nothing to be done" in r.stdout + r.stderr, (
+            f"no jobs parsed from a dry run that has work:\n{r.stdout[-3000:]}"
+        )
     return jobs
 
 
@@ -110,8 +126,9 @@ def repo_snakemake(results: Path, raw_dir: Path, *args: str) -> subprocess.Compl
 
 def cli(*args: str | Path) -> subprocess.CompletedProcess:
     """``python -m elasticc_classification.cli ARGS`` from the repository root, output captured."""
-    return subprocess.run([sys.executable, "-m", "elasticc_classification.cli", *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "elasticc_classification.cli", *map(str, args)], capture_output=True, text=True, cwd=ROOT
+    )
 
 
 def pair(realdata: Path, model_dir: str, chunk: int) -> tuple[Path, Path]:

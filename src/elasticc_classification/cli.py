@@ -11,20 +11,20 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import InputError
-from .logs import setup_logging
+from elasticc_classification import __version__
+from elasticc_classification.errors import InputError
+from elasticc_classification.logs import setup_logging
 
 
 # --- commands ------------------------------------------------------------------------------
 def _cmd_convert(args: argparse.Namespace) -> None:
-    from .snana import convert_pair
+    from elasticc_classification.io.snana import convert_pair
 
     convert_pair(args.head, args.phot, args.out, model=args.model)
 
 
 def _cmd_mock(args: argparse.Namespace) -> None:
-    from .mock import generate
+    from elasticc_classification.mock import generate
 
     generate(
         args.outdir,
@@ -37,7 +37,7 @@ def _cmd_mock(args: argparse.Namespace) -> None:
 
 
 def _cmd_tensorize(args: argparse.Namespace) -> None:
-    from .tensorize import load_config, tensorize
+    from elasticc_classification.features.tensorize import load_config, tensorize
 
     cfg, taxonomy = load_config(args.config)
     tensorize(args.parquet, args.out, cfg=cfg, taxonomy=args.taxonomy or taxonomy)
@@ -47,15 +47,22 @@ def _cmd_train(args: argparse.Namespace) -> None:
     import os
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP (see scripts/train.py)
-    from .train import run_cli
+    from elasticc_classification.model.train import run_cli
 
-    run_cli(args.shards, args.out, config=args.config, taxonomy=args.taxonomy, metrics=args.metrics,
-            checkpoints=args.checkpoints, threads=args.threads)
+    run_cli(
+        args.shards,
+        args.out,
+        config=args.config,
+        taxonomy=args.taxonomy,
+        metrics=args.metrics,
+        checkpoints=args.checkpoints,
+        threads=args.threads,
+    )
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    from .evaluate import DEFAULT_CONFUSION_DAYS, calibrate, evaluate, make_plots
-    from .metrics import DEFAULT_DAYS
+    from elasticc_classification.evaluation.evaluate import DEFAULT_CONFUSION_DAYS, calibrate, evaluate, make_plots
+    from elasticc_classification.evaluation.metrics import DEFAULT_DAYS
 
     days = args.days if args.days is not None else list(DEFAULT_DAYS)
     confusion_days = args.confusion_days if args.confusion_days is not None else list(DEFAULT_CONFUSION_DAYS)
@@ -70,22 +77,31 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
-    from .predict import predict
+    from elasticc_classification.inference.predict import predict
 
-    predict(args.model, args.input, args.out, days=args.days, per_epoch=args.per_epoch, runtime=args.runtime,
-            batch_size=args.batch_size)
+    predict(
+        args.model,
+        args.input,
+        args.out,
+        days=args.days,
+        per_epoch=args.per_epoch,
+        runtime=args.runtime,
+        batch_size=args.batch_size,
+    )
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
-    from .export import export
+    from elasticc_classification.inference.export import export
 
     export(args.model, args.out, args.format)
 
 
 def _cmd_download(args: argparse.Namespace) -> None:
-    from .download import URL, download
+    from elasticc_classification.io.download import URL, download
 
-    marker = download(args.dest, url=args.url or URL, size_bytes=args.size_bytes, sha256=args.sha256, keep_tarball=args.keep_tarball)
+    marker = download(
+        args.dest, url=args.url or URL, size_bytes=args.size_bytes, sha256=args.sha256, keep_tarball=args.keep_tarball
+    )
     print(marker)
 
 
@@ -110,61 +126,104 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("outdir", type=Path)
     m.add_argument("--models", nargs="+", default=None, help="model names (default: all 32)")
     m.add_argument("--chunks", type=int, default=2, help="chunk pairs per model (default 2)")
-    m.add_argument("--objects-per-chunk", type=int, default=100,
-                   help="mean objects per chunk pair (Poisson; default 100)")
+    m.add_argument(
+        "--objects-per-chunk", type=int, default=100, help="mean objects per chunk pair (Poisson; default 100)"
+    )
     m.add_argument("--seed", type=int, default=42)
     m.add_argument("--prefix", default="ELASTICC2_TRAIN_02", help="file prefix (default ELASTICC2_TRAIN_02)")
     m.set_defaults(func=_cmd_mock)
 
-    t = sub.add_parser("tensorize", help="converted chunk parquet -> tensor shard (preprocessing, features, labels, split)")
+    t = sub.add_parser(
+        "tensorize", help="converted chunk parquet -> tensor shard (preprocessing, features, labels, split)"
+    )
     t.add_argument("parquet", type=Path, help="chunk parquet written by convert")
     t.add_argument("out", type=Path, help="output shard (.arrow)")
-    t.add_argument("--config", type=Path, help="workflow config YAML (its tensorize section and taxonomy) or a tensorize section alone; default: built-in defaults")
-    t.add_argument("--taxonomy", type=Path, help="taxonomy YAML (default: the config's taxonomy, else the built-in ORACLE taxonomy)")
+    t.add_argument(
+        "--config",
+        type=Path,
+        help="workflow config YAML (its tensorize section and taxonomy) or a tensorize section alone; default: built-in defaults",
+    )
+    t.add_argument(
+        "--taxonomy",
+        type=Path,
+        help="taxonomy YAML (default: the config's taxonomy, else the built-in ORACLE taxonomy)",
+    )
     t.set_defaults(func=_cmd_tensorize)
 
     tr = sub.add_parser("train", help="train the hierarchical classifier on tensor shards -> model artifact")
     tr.add_argument("shards", type=Path, nargs="+", help="tensor shards (.arrow) holding train and validation objects")
     tr.add_argument("--out", type=Path, required=True, help="model artifact to write (model.ckpt)")
-    tr.add_argument("--config", type=Path, help="workflow config YAML: its train and augment sections (default: built-in defaults)")
-    tr.add_argument("--taxonomy", type=Path, help="taxonomy YAML (default: the config's, else the one stored in the shards)")
+    tr.add_argument(
+        "--config", type=Path, help="workflow config YAML: its train and augment sections (default: built-in defaults)"
+    )
+    tr.add_argument(
+        "--taxonomy", type=Path, help="taxonomy YAML (default: the config's, else the one stored in the shards)"
+    )
     tr.add_argument("--metrics", type=Path, help="merged training log CSV (default: metrics.csv beside --out)")
-    tr.add_argument("--checkpoints", type=Path, help="Lightning checkpoint directory, resumed from (default: checkpoints/ beside --out)")
+    tr.add_argument(
+        "--checkpoints",
+        type=Path,
+        help="Lightning checkpoint directory, resumed from (default: checkpoints/ beside --out)",
+    )
     tr.add_argument("--threads", type=int, help="torch CPU threads (default: the config's train.threads)")
     tr.set_defaults(func=_cmd_train)
 
-    ev = sub.add_parser("evaluate", help="metrics per taxonomy level on the test split, by days since the first detection")
+    ev = sub.add_parser(
+        "evaluate", help="metrics per taxonomy level on the test split, by days since the first detection"
+    )
     ev.add_argument("model", type=Path, help="model artifact (model.ckpt)")
     ev.add_argument("shards", type=Path, nargs="+", help="tensor shards (the test split is evaluated)")
-    ev.add_argument("out_dir", type=Path, help="output directory (metrics.json, metrics.csv, per_class.csv, predictions.npz)")
-    ev.add_argument("--days", type=int, nargs="+", default=None,
-                    help="truncations, days after the first detection (default 0 1 2 4 ... 1024)")
-    ev.add_argument("--confusion-days", type=int, nargs="*", default=None,
-                    help="confusion matrices at these truncations (those in --days) and on full light curves (default 0 8 64)")
+    ev.add_argument(
+        "out_dir", type=Path, help="output directory (metrics.json, metrics.csv, per_class.csv, predictions.npz)"
+    )
+    ev.add_argument(
+        "--days",
+        type=int,
+        nargs="+",
+        default=None,
+        help="truncations, days after the first detection (default 0 1 2 4 ... 1024)",
+    )
+    ev.add_argument(
+        "--confusion-days",
+        type=int,
+        nargs="*",
+        default=None,
+        help="confusion matrices at these truncations (those in --days) and on full light curves (default 0 8 64)",
+    )
     ev.add_argument("--calibrate", action="store_true", help="fit a temperature on the validation split first")
     ev.add_argument("--plots", action="store_true", help="also write the PNG figures to OUT_DIR/plots")
     ev.add_argument("--loss-csv", type=Path, help="the trainer's CSVLogger metrics.csv (adds loss.png to --plots)")
     ev.add_argument("--batch-size", type=int, default=1024)
     ev.set_defaults(func=_cmd_evaluate)
 
-    pr = sub.add_parser("predict", help="classify alerts: HEAD/PHOT pair, raw directory or converted parquet -> parquet")
+    pr = sub.add_parser(
+        "predict", help="classify alerts: HEAD/PHOT pair, raw directory or converted parquet -> parquet"
+    )
     pr.add_argument("model", type=Path, help="model artifact (.ckpt), or an exported .onnx with --runtime onnx")
     pr.add_argument("input", type=Path, nargs="+", help="HEAD [PHOT] FITS file(s), a raw directory, or parquet file(s)")
     pr.add_argument("out", type=Path, help="output parquet: one row per object (per observation with --per-epoch)")
-    pr.add_argument("--days", type=float, help="classify as of DAYS days after the first detection (default: everything)")
+    pr.add_argument(
+        "--days", type=float, help="classify as of DAYS days after the first detection (default: everything)"
+    )
     pr.add_argument("--per-epoch", action="store_true", help="probabilities after each observation")
     pr.add_argument("--runtime", choices=["torch", "onnx"], default="torch")
     pr.add_argument("--batch-size", type=int, default=1024)
     pr.set_defaults(func=_cmd_predict)
 
-    ex = sub.add_parser("export", help="export a model artifact to TorchScript or ONNX (outputs marginal probabilities)")
+    ex = sub.add_parser(
+        "export", help="export a model artifact to TorchScript or ONNX (outputs marginal probabilities)"
+    )
     ex.add_argument("model", type=Path, help="model artifact (model.ckpt)")
     ex.add_argument("out", type=Path, help="output file (.pt for torchscript, .onnx)")
     ex.add_argument("--format", choices=["torchscript", "onnx"], default="onnx")
     ex.set_defaults(func=_cmd_export)
 
-    dl = sub.add_parser("download", help="fetch, verify and unpack the official ELAsTiCC2 training tarball (7.9 GB) into DEST")
-    dl.add_argument("dest", type=Path, help="directory to unpack into (then use it as raw_dir); the tarball goes to DEST.tar.bz2")
+    dl = sub.add_parser(
+        "download", help="fetch, verify and unpack the official ELAsTiCC2 training tarball (7.9 GB) into DEST"
+    )
+    dl.add_argument(
+        "dest", type=Path, help="directory to unpack into (then use it as raw_dir); the tarball goes to DEST.tar.bz2"
+    )
     dl.add_argument("--url", default=None, help="tarball URL (default: the official NERSC one)")
     dl.add_argument("--size-bytes", type=int, default=None, help="expected tarball size in bytes")
     dl.add_argument("--sha256", default=None, help="expected SHA-256 (default: computed and recorded)")

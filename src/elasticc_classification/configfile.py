@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError
+from elasticc_classification.errors import InputError
 
 
 def read_config(path: str | Path) -> dict[str, Any]:

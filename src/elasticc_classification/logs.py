@@ -21,7 +21,7 @@ def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO)
 def run_script(main, snakemake) -> None:
     """Run ``main(snakemake)`` in a Snakemake script: log to ``snakemake.log[0]``; on bad input,
     log the one clear message and exit 1 (no traceback), so the job fails cleanly."""
-    from .errors import InputError
+    from elasticc_classification.errors import InputError
 
     setup_logging(snakemake.log[0] if len(snakemake.log) else None)
     try:

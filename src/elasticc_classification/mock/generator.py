@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import layout
-from ..errors import InputError, atomic_output
+from elasticc_classification.errors import InputError, atomic_output
+from elasticc_classification.io import layout
+
 from . import MODELS, schema
-from .fitsio import primary_hdu, table_hdu, write_fits_gz
+from .fitswriter import primary_hdu, table_hdu, write_fits_gz
 from .hosts import host_columns
 from .lightcurves import evaluate, sample, sim_magobs
 from .models import SPECS, Spec
@@ -48,16 +49,19 @@ class Objects:
     def __len__(self) -> int:
         return len(self.nobs)
 
-    def select(self, keep: np.ndarray) -> "Objects":
+    def select(self, keep: np.ndarray) -> Objects:
         ok = np.repeat(keep, self.nobs)
-        return Objects({k: v[keep] for k, v in self.head.items()}, {k: v[ok] for k, v in self.phot.items()},
-                       self.nobs[keep])
+        return Objects(
+            {k: v[keep] for k, v in self.head.items()}, {k: v[ok] for k, v in self.phot.items()}, self.nobs[keep]
+        )
 
     @staticmethod
-    def concat(parts: list["Objects"]) -> "Objects":
-        return Objects({k: np.concatenate([p.head[k] for p in parts]) for k in parts[0].head},
-                       {k: np.concatenate([p.phot[k] for p in parts]) for k in parts[0].phot},
-                       np.concatenate([p.nobs for p in parts]))
+    def concat(parts: list[Objects]) -> Objects:
+        return Objects(
+            {k: np.concatenate([p.head[k] for p in parts]) for k in parts[0].head},
+            {k: np.concatenate([p.phot[k] for p in parts]) for k in parts[0].phot},
+            np.concatenate([p.nobs for p in parts]),
+        )
 
 
 def simulate(spec: Spec, type_index: int, n: int, rng: np.random.Generator) -> Objects:
@@ -114,9 +118,15 @@ def simulate(spec: Spec, type_index: int, n: int, rng: np.random.Generator) -> O
         for i, b in enumerate(schema.BANDS):
             head[f"SIM_GALFRAC_{b}"] = galfrac[:, i]
     phot = {
-        "MJD": cad.mjd, "BAND": _BAND_BYTES[cad.band], "PHOTFLAG": flag, "FLUXCAL": fluxcal,
-        "FLUXCALERR": err, "PSF_SIG1": np.round(cad.psf, 2), "SKY_SIG": sky_sig,
-        "ZEROPT": np.round(cad.zeropt, 2), "SIM_MAGOBS": magobs,
+        "MJD": cad.mjd,
+        "BAND": _BAND_BYTES[cad.band],
+        "PHOTFLAG": flag,
+        "FLUXCAL": fluxcal,
+        "FLUXCALERR": err,
+        "PSF_SIG1": np.round(cad.psf, 2),
+        "SKY_SIG": sky_sig,
+        "ZEROPT": np.round(cad.zeropt, 2),
+        "SIM_MAGOBS": magobs,
     }
     obj = Objects(head, phot, cad.nobs)
     obj.head["_NDET"] = ndet
@@ -147,7 +157,11 @@ def simulate_detected(model: str, n: int, rng: np.random.Generator) -> tuple[Obj
 
 def snids(model_index: int, chunk: int, n: int, seed: int) -> np.ndarray:
     """Unique SNIDs: a bijective scramble of (model, chunk, object) into 1 .. 2**34."""
-    g = (np.uint64(model_index) << np.uint64(29)) | (np.uint64(chunk - 1) << np.uint64(17)) | np.arange(n, dtype=np.uint64)
+    g = (
+        (np.uint64(model_index) << np.uint64(29))
+        | (np.uint64(chunk - 1) << np.uint64(17))
+        | np.arange(n, dtype=np.uint64)
+    )
     off = np.uint64((seed * 0x9E3779B1) % (1 << 34))
     return ((g * _SNID_MUL + off) & _SNID_MASK).astype(np.int64) + 1
 
@@ -189,22 +203,28 @@ def build_tables(model: str, chunk: int, objs: Objects | None, n: int, seed: int
     return head, phot
 
 
-def write_tables(head_path: str | Path, phot_path: str | Path, prefix: str, model: str, tag: str,
-                 head: np.ndarray, phot: np.ndarray) -> None:
+def write_tables(
+    head_path: str | Path, phot_path: str | Path, prefix: str, model: str, tag: str, head: np.ndarray, phot: np.ndarray
+) -> None:
     """Write finished HEAD/PHOT tables of one chunk (PHOT first) as SNANA FITS.gz files with the
     primary cards of ``prefix``/``model``/chunk ``tag``; the paths are written directly."""
     spec = SPECS[model]
     extragalactic = not spec.galactic
-    write_fits_gz(phot_path, primary_hdu(schema.primary_cards("PHOT", prefix, model, tag, extragalactic,
-                                                              spec.sim_model_index)),
-                  table_hdu(phot, schema.PHOT_COLUMNS, "Photometry"))
-    write_fits_gz(head_path, primary_hdu(schema.primary_cards("HEAD", prefix, model, tag, extragalactic,
-                                                              spec.sim_model_index)),
-                  table_hdu(head, head_columns(spec), "Header"))
+    write_fits_gz(
+        phot_path,
+        primary_hdu(schema.primary_cards("PHOT", prefix, model, tag, extragalactic, spec.sim_model_index)),
+        table_hdu(phot, schema.PHOT_COLUMNS, "Photometry"),
+    )
+    write_fits_gz(
+        head_path,
+        primary_hdu(schema.primary_cards("HEAD", prefix, model, tag, extragalactic, spec.sim_model_index)),
+        table_hdu(head, head_columns(spec), "Header"),
+    )
 
 
-def write_chunk(outdir: str | Path, prefix: str, model: str, chunk: int, objects_per_chunk: float,
-                seed: int) -> tuple[Path, Path]:
+def write_chunk(
+    outdir: str | Path, prefix: str, model: str, chunk: int, objects_per_chunk: float, seed: int
+) -> tuple[Path, Path]:
     """Simulate and write one chunk pair; returns its (HEAD, PHOT) paths."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, MODEL_INDEX[model], chunk]))
     n = int(rng.poisson(objects_per_chunk)) if objects_per_chunk > 0 else 0
@@ -215,8 +235,15 @@ def write_chunk(outdir: str | Path, prefix: str, model: str, chunk: int, objects
     tag = f"{chunk:04d}"
     with atomic_output(head_path) as th, atomic_output(phot_path) as tp:
         write_tables(th, tp, prefix, model, tag, head, phot)
-    log.info("mock %s chunk %s: %d objects, %d observations; %d of %d simulated candidates never detected "
-             "(dropped)", model, tag, n, int(objs.nobs.sum()) if n else 0, undetected, tried)
+    log.info(
+        "mock %s chunk %s: %d objects, %d observations; %d of %d simulated candidates never detected (dropped)",
+        model,
+        tag,
+        n,
+        int(objs.nobs.sum()) if n else 0,
+        undetected,
+        tried,
+    )
     return head_path, phot_path
 
 
@@ -227,15 +254,23 @@ def _check(models: list[str], n_chunks: int, objects_per_chunk: float, seed: int
     if not 1 <= n_chunks <= MAX_CHUNKS:
         raise InputError(f"mock chunks must be between 1 and {MAX_CHUNKS}, got {n_chunks}")
     if not 0 <= objects_per_chunk <= MAX_OBJECTS_PER_CHUNK:
-        raise InputError(f"mock objects_per_chunk must be between 0 and {MAX_OBJECTS_PER_CHUNK}, got {objects_per_chunk}")
+        raise InputError(
+            f"mock objects_per_chunk must be between 0 and {MAX_OBJECTS_PER_CHUNK}, got {objects_per_chunk}"
+        )
     if seed < 0:
         raise InputError(f"mock seed must be a non-negative integer, got {seed}")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", prefix):
         raise InputError(f"mock prefix {prefix!r} may only hold letters, digits, '_', '.' and '-'")
 
 
-def generate(outdir: str | Path, models: list[str] | None = None, n_chunks: int = 2, objects_per_chunk: float = 100,
-             seed: int = 42, prefix: str = "ELASTICC2_TRAIN_02") -> list[tuple[Path, Path]]:
+def generate(
+    outdir: str | Path,
+    models: list[str] | None = None,
+    n_chunks: int = 2,
+    objects_per_chunk: float = 100,
+    seed: int = 42,
+    prefix: str = "ELASTICC2_TRAIN_02",
+) -> list[tuple[Path, Path]]:
     """Write ``n_chunks`` chunk pairs for each model (default: all 32) under ``outdir`` in the
     real layout ``<prefix>_<MODEL>/<prefix>_NONIaMODEL0-<NNNN>_{HEAD,PHOT}.FITS.gz``.
 
@@ -244,5 +279,4 @@ def generate(outdir: str | Path, models: list[str] | None = None, n_chunks: int 
     """
     models = list(MODELS) if models is None else list(models)
     _check(models, n_chunks, objects_per_chunk, seed, prefix)
-    return [write_chunk(outdir, prefix, m, c, objects_per_chunk, seed)
-            for m in models for c in range(1, n_chunks + 1)]
+    return [write_chunk(outdir, prefix, m, c, objects_per_chunk, seed) for m in models for c in range(1, n_chunks + 1)]

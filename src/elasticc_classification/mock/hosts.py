@@ -21,8 +21,9 @@ _COLZ = np.array([1.5, 1.2, 0.0, -0.8, -1.2, -1.4])
 _QUANTILES = np.array([NormalDist().inv_cdf(min(max(q / 100.0, 0.001), 0.999)) for q in range(0, 101, 10)])
 
 
-def host_columns(rng: np.random.Generator, z: np.ndarray, ra: np.ndarray, dec: np.ndarray,
-                 host_frac: float, nuclear: bool) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def host_columns(
+    rng: np.random.Generator, z: np.ndarray, ra: np.ndarray, dec: np.ndarray, host_frac: float, nuclear: bool
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """HEAD columns for hosts/redshifts of objects at true redshift ``z``.
 
     Returns (columns, host flux under the PSF per band (n, 6) in FLUXCAL; 0 without a host).

@@ -147,8 +147,14 @@ def _transient_mag(spec: Spec, P: dict, o: np.ndarray, mjd: np.ndarray, band: np
     T_late = spec.p.get("T_late", 5000.0)
     temp = T_late + (P["T"][o] - T_late) * np.exp(-np.maximum(t, 0.0) / P["cool"][o])
     colour = bb_colour(lam_rest, temp) + spec.p.get("uv", 1.5) * np.clip((4000.0 - lam_rest) / 1000.0, 0.0, None)
-    return (P["M"][o] - lf / LN10_25 + colour + distmod(np.maximum(z, 1e-4)) - 2.5 * np.log10(1 + z)
-            + R_BAND[band] * mwebv[o])
+    return (
+        P["M"][o]
+        - lf / LN10_25
+        + colour
+        + distmod(np.maximum(z, 1e-4))
+        - 2.5 * np.log10(1 + z)
+        + R_BAND[band] * mwebv[o]
+    )
 
 
 def _star_mag(P: dict, o: np.ndarray, band: np.ndarray, temp_key: str = "T_star") -> np.ndarray:
@@ -253,8 +259,9 @@ def evaluate(spec: Spec, P: dict, cad: Cadence, mwebv: np.ndarray, rng: np.rando
         if len(mjd):
             tf[has, 0] = mjd[pick[has]] - rng.random(int(has.sum())) * P["t_decay"][has, 0]
         dt = mjd[:, None] - tf[o]
-        prof = np.where(dt < 0, np.exp(np.clip(dt / P["t_rise"][o], -50.0, 0.0)),
-                        np.exp(-np.clip(dt / P["t_decay"][o], 0.0, 50.0)))
+        prof = np.where(
+            dt < 0, np.exp(np.clip(dt / P["t_rise"][o], -50.0, 0.0)), np.exp(-np.clip(dt / P["t_decay"][o], 0.0, 50.0))
+        )
         amp_u = mag_to_flux(P["flare_mag"][o]) * P["active"][o]
         colour = bb_colour(LAMBDA_EFF[band], P["T_flare"][o]) - bb_colour(LAMBDA_EFF[0], P["T_flare"][o])
         diff = (amp_u * prof).sum(axis=1) * 10 ** (-0.4 * (colour + ext))
@@ -277,7 +284,8 @@ def evaluate(spec: Spec, P: dict, cad: Cadence, mwebv: np.ndarray, rng: np.rando
         if "caustic" in P:  # binary lens: two short caustic-crossing spikes around the peak
             for j in range(2):
                 amp = amp + P["caustic"][o, j] * np.exp(
-                    -0.5 * ((mjd - P["t_ref"][o] - P["dt_c"][o, j]) / P["w_c"][o, j]) ** 2)
+                    -0.5 * ((mjd - P["t_ref"][o] - P["dt_c"][o, j]) / P["w_c"][o, j]) ** 2
+                )
         diff = mag_to_flux(quiet) * P["blend"][o] * (amp - 1.0)  # achromatic; blend = source fraction
         out["sim_peakmjd"] = P["t_ref"]
     else:

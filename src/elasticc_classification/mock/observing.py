@@ -97,8 +97,9 @@ def draw_cadence(rng: np.random.Generator, t_lo: np.ndarray, t_hi: np.ndarray, r
     return Cadence(obj, mjd, band, nobs, m5, zeropt, psf)
 
 
-def flux_errors(rng: np.random.Generator, cad: Cadence, source_flux: np.ndarray,
-                host_flux: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def flux_errors(
+    rng: np.random.Generator, cad: Cadence, source_flux: np.ndarray, host_flux: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(noise to add to the true flux, FLUXCALERR, SKY_SIG) of each observation (FLUXCAL units).
 
     ``source_flux`` is the total flux of the source (its Poisson noise counts even where a

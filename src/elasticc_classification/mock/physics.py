@@ -44,5 +44,7 @@ def bb_colour(lam: np.ndarray, temp: np.ndarray) -> np.ndarray:
     x = _HC_K / (lam * temp)
     x0 = _HC_K / (LAMBDA_REF * temp)
     # f_nu ~ nu^3 / (exp(h nu / kT) - 1)
-    log_ratio = 3 * np.log(LAMBDA_REF / lam) - np.log(np.expm1(np.minimum(x, 600))) + np.log(np.expm1(np.minimum(x0, 600)))
+    log_ratio = (
+        3 * np.log(LAMBDA_REF / lam) - np.log(np.expm1(np.minimum(x, 600))) + np.log(np.expm1(np.minimum(x0, 600)))
+    )
     return -2.5 / np.log(10) * log_ratio

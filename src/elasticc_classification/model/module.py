@@ -11,8 +11,9 @@ needs nothing but raw shard features.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -20,9 +21,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from . import loss as L_
-from .errors import InputError
-from .taxonomy import Taxonomy, TaxonomyError
+from elasticc_classification.errors import InputError
+from elasticc_classification.features.taxonomy import Taxonomy, TaxonomyError
+from elasticc_classification.model import loss as L_
 
 ARTIFACT_FORMAT = 1
 
@@ -179,7 +180,9 @@ class HierarchicalClassifier(L.LightningModule):
         """Top-layer hidden state at each sequence's last valid step (B, hidden)."""
         pack = self.hparams["model"].get("pack", "auto")
         if pack == "auto":  # measured (docs/train.md): padded wins on CPUs, for GPU training and single alerts;
-            pack = x.is_cuda and not torch.is_grad_enabled() and x.shape[0] >= 256  # packed for large GPU inference batches
+            pack = (
+                x.is_cuda and not torch.is_grad_enabled() and x.shape[0] >= 256
+            )  # packed for large GPU inference batches
         if pack:
             lc = (lengths_cpu if lengths_cpu is not None else lengths.detach().cpu()).to(torch.int64).clamp(min=1)
             ordered = bool((lc[:-1] >= lc[1:]).all())
@@ -239,7 +242,9 @@ class HierarchicalClassifier(L.LightningModule):
     def configure_optimizers(self):
         o = self.hparams["optim"]
         fused = o.get("fused", "auto")
-        if fused == "auto":  # one kernel for the whole update on GPUs; with a loss scaler Lightning must unscale before clipping
+        if (
+            fused == "auto"
+        ):  # one kernel for the whole update on GPUs; with a loss scaler Lightning must unscale before clipping
             fused = next(self.parameters()).is_cuda and self._grad_scaler() is None
         opt = torch.optim.Adam(self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"], fused=bool(fused) or None)
         if o["schedule"] == "plateau":
@@ -274,13 +279,19 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Hi
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many types for damaged files
-        raise InputError(f"{path}: not a readable model checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]}); retrain or copy it again") from None
+        raise InputError(
+            f"{path}: not a readable model checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]}); retrain or copy it again"
+        ) from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
-        raise InputError(f"{path}: not a model artifact of this package (no state_dict/hyper_parameters); retrain with `elasticc-classification train`")
+        raise InputError(
+            f"{path}: not a model artifact of this package (no state_dict/hyper_parameters); retrain with `elasticc-classification train`"
+        )
     hp = dict(ckpt["hyper_parameters"])
     fmt = hp.get("artifact_format")
     if fmt != ARTIFACT_FORMAT:
-        raise InputError(f"{path}: artifact format {fmt!r}, this package reads {ARTIFACT_FORMAT}; retrain the model with this version")
+        raise InputError(
+            f"{path}: artifact format {fmt!r}, this package reads {ARTIFACT_FORMAT}; retrain the model with this version"
+        )
     try:
         model = HierarchicalClassifier(**hp)
     except TaxonomyError as e:

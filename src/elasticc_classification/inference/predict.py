@@ -21,97 +21,30 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .augment import days_ends, pad_windows
-from .errors import InputError, atomic_output
-from .shards import Shard
-from .taxonomy import Taxonomy
-from .tensorize import read_parquet
+from elasticc_classification.errors import InputError, atomic_output
+from elasticc_classification.features.taxonomy import Taxonomy
+from elasticc_classification.inference.classifier import (
+    Classifier,
+    batched,
+    batched_steps,
+    load_classifier,
+    window_ends,
+)
+from elasticc_classification.io.parquet import read_parquet
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("torch", "onnx")
 NO_OBSERVATION = "no usable observation"
-#: Forward function of a loaded model: (x (B,T,F) float32, lengths (B,) int64, static (B,S) float32)
-#: -> marginal probabilities (B, n_nodes) float64.
-Forward = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-
-
-@dataclass
-class Classifier:
-    """A loaded model behind one runtime: its taxonomy, feature configuration and forward function."""
-
-    taxonomy: Taxonomy
-    feature_cfg: dict[str, Any]
-    forward: Forward
-    runtime: str
-    feature_names: list[str] | None = None
-    #: optional: marginals after every observation, (B, T, n_nodes), from the same inputs
-    stepwise: Forward | None = None
-
-
-# --- batched inference ---------------------------------------------------------------------
-def batched(
-    forward: Forward,
-    shard: Shard,
-    idx: np.ndarray,
-    ends: np.ndarray,
-    batch_size: int = 1024,
-    n_nodes: int | None = None,
-) -> np.ndarray:
-    """``forward`` (e.g. marginals ``(len(idx), n_nodes)``) of windows ``x[offsets[idx] : offsets[idx] + ends]``.
-
-    Windows are sorted by decreasing length before batching (little padding); results come back
-    in the order of ``idx``.
-    """
-    idx = np.asarray(idx, np.int64)
-    ends = np.asarray(ends, np.int64)
-    order = np.argsort(-ends, kind="stable")  # decreasing length: little padding, packed sequences need no sort
-    out: np.ndarray | None = None if n_nodes is None else np.empty((len(idx), n_nodes))
-    for s in range(0, len(idx), batch_size):
-        sel = order[s : s + batch_size]
-        x, lengths = pad_windows(shard.x, shard.offsets, idx[sel], ends[sel])
-        p = forward(x, lengths, shard.static[idx[sel]])
-        if out is None:
-            out = np.empty((len(idx), p.shape[1]))
-        out[sel] = p
-    return out if out is not None else np.zeros((0, n_nodes or 0))
-
-
-def batched_steps(
-    stepwise: Forward, shard: Shard, idx: np.ndarray, ends: np.ndarray, batch_size: int = 1024, n_nodes: int = 0
-) -> np.ndarray:
-    """Marginals after every observation of windows ``idx``/``ends``: ``(sum(ends), n_nodes)``,
-    object by object in the order of ``idx``, observations in time order."""
-    idx = np.asarray(idx, np.int64)
-    ends = np.asarray(ends, np.int64)
-    start = np.r_[0, np.cumsum(ends)[:-1]]
-    out = np.empty((int(ends.sum()), n_nodes))
-    order = np.argsort(ends, kind="stable")
-    for s in range(0, len(idx), batch_size):
-        sel = order[s : s + batch_size]
-        x, lengths = pad_windows(shard.x, shard.offsets, idx[sel], ends[sel])
-        p = stepwise(x, lengths, shard.static[idx[sel]])  # (B, T, n_nodes)
-        row = np.repeat(np.arange(len(sel)), lengths)
-        step = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        out[np.repeat(start[sel], lengths) + step] = p[row, step]
-    return out
-
-
-def window_ends(shard: Shard, days: float | None) -> np.ndarray:
-    """Observations used per object: all, or those up to ``days`` after the first detection."""
-    if days is None:
-        return shard.lengths.astype(np.int64)
-    return days_ends(shard.x[:, 0], shard.offsets, shard.first_det, None, float(days))
 
 
 def level_predictions(tax: Taxonomy, marg: np.ndarray) -> dict[str, np.ndarray]:
@@ -134,57 +67,6 @@ def level_predictions(tax: Taxonomy, marg: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-# --- loading models and inputs -------------------------------------------------------------
-def load_classifier(model_path: str | Path, runtime: str = "torch") -> Classifier:
-    """Load a model artifact for ``runtime``: ``torch`` needs the checkpoint; ``onnx`` takes an
-    exported ``.onnx`` file (or a checkpoint, exported to a temporary file first)."""
-    if runtime not in RUNTIMES:
-        raise InputError(f"runtime {runtime!r} is not one of {list(RUNTIMES)}")
-    model_path = Path(model_path)
-    if not model_path.is_file():
-        raise InputError(f"model file {model_path} does not exist: train a model first or give its path")
-    if runtime == "onnx":
-        from .export import load_onnx_classifier
-
-        return load_onnx_classifier(model_path)
-    if model_path.suffix == ".onnx":
-        raise InputError(f"{model_path} is an ONNX file: use --runtime onnx with it (or give the .ckpt for torch)")
-    return torch_classifier(model_path)
-
-
-def torch_classifier(model_path: str | Path) -> Classifier:
-    """A checkpoint behind the PyTorch runtime (CPU, inference mode)."""
-    import torch
-
-    from .loss import log_marginals
-    from .model import load_model
-
-    from .export import exportable
-
-    model = load_model(model_path)
-    tax = model.taxonomy
-    steps = exportable(model)
-
-    def forward(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            logits = model(torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(static))
-            return log_marginals(logits, model.tree).exp().double().numpy()
-
-    def stepwise(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return steps.marginals(steps.step_logits(torch.from_numpy(x), torch.from_numpy(static))).double().numpy()
-
-    return Classifier(tax, model_feature_cfg(model), forward, "torch", model.feature_names, stepwise)
-
-
-def model_feature_cfg(model: Any) -> dict[str, Any]:
-    """The feature configuration (``build_shard`` cfg) stored in a model's hyper-parameters."""
-    hp = model.hparams
-    if not hp.get("preprocess"):
-        raise InputError("model artifact holds no preprocessing settings: retrain it with this version")
-    return dict(hp["preprocess"])
-
-
 def input_sources(path: str | Path, phot: str | Path | None = None) -> list[tuple[str, Callable[[], pa.Table]]]:
     """``(source name, loader)`` per parquet file or HEAD/PHOT pair of ``path``: every file is found
     and checked for a partner first (bad input fails before any work); tables are read one at a time.
@@ -192,13 +74,13 @@ def input_sources(path: str | Path, phot: str | Path | None = None) -> list[tupl
     ``path`` is a parquet file, a HEAD file (with ``phot`` or its ``_PHOT`` partner beside it),
     or a raw directory of chunk pairs (or of parquet files).
     """
-    from .snana import read_pair
+    from elasticc_classification.io.snana import read_pair
 
     path = Path(path)
     if not path.exists():
         raise InputError(f"input {path} does not exist: give a HEAD/PHOT pair, a raw directory or a parquet file")
     if path.is_dir():
-        from .layout import LayoutError, find_pairs
+        from elasticc_classification.io.layout import LayoutError, find_pairs
 
         try:
             pairs = find_pairs(path)
@@ -208,8 +90,10 @@ def input_sources(path: str | Path, phot: str | Path | None = None) -> list[tupl
                 return [t for h in heads for t in input_sources(h)]
             parquets = sorted(path.glob("*.parquet"))
             if not parquets:
-                raise InputError(f"{path}: no HEAD/PHOT pairs (in <MODEL>/ subdirectories or directly) and no parquet files; "
-                                 "give a raw directory, a model directory, or parquet files") from None
+                raise InputError(
+                    f"{path}: no HEAD/PHOT pairs (in <MODEL>/ subdirectories or directly) and no parquet files; "
+                    "give a raw directory, a model directory, or parquet files"
+                ) from None
             return [(str(p), partial(read_parquet, p)) for p in parquets]
         return [(str(p.head), partial(read_pair, p.head, p.phot, model=p.model)) for p in pairs]
     name = path.name.upper()
@@ -232,7 +116,7 @@ def input_sources(path: str | Path, phot: str | Path | None = None) -> list[tupl
 
 
 def _model_or_unknown(head: Path) -> str:
-    from .layout import model_from_path
+    from elasticc_classification.io.layout import model_from_path
 
     try:
         return model_from_path(head)
@@ -250,14 +134,16 @@ def predict_table(
     source: str = "<table>",
 ) -> pa.Table:
     """Probabilities and predicted classes of every object of converted ``table`` (see module doc)."""
-    from .features import build_shard
+    from elasticc_classification.features.features import build_shard
 
     if "SNID" not in table.column_names:
         raise InputError(f"{source}: no SNID column; is this a converted ELAsTiCC table?")
     shard = build_shard(table, clf.feature_cfg, clf.taxonomy, require_labels=False, source=source)
     if clf.feature_names is not None and list(shard.meta["feature_names"]) != list(clf.feature_names):
-        raise InputError(f"{source}: features {shard.meta['feature_names']} differ from the model's {clf.feature_names}; "
-                         "this package version does not match the model: retrain or use the matching version")
+        raise InputError(
+            f"{source}: features {shard.meta['feature_names']} differ from the model's {clf.feature_names}; "
+            "this package version does not match the model: retrain or use the matching version"
+        )
     tax = clf.taxonomy
     snid_in = table.column("SNID")
     key_in = snid_in.cast(pa.string()).to_numpy(zero_copy_only=False)
@@ -265,7 +151,9 @@ def predict_table(
     shard_row = shard_row.fill_null(-1).to_numpy().astype(np.int64)
     missing = int((shard_row < 0).sum())
     if missing:
-        log.info("%s: %d of %d objects have no usable observation (status %r)", source, missing, len(key_in), NO_OBSERVATION)
+        log.info(
+            "%s: %d of %d objects have no usable observation (status %r)", source, missing, len(key_in), NO_OBSERVATION
+        )
     has = shard_row >= 0
     ends = np.zeros(len(key_in), np.int64)
     ends_shard = window_ends(shard, days)
@@ -299,8 +187,12 @@ def predict_table(
     cols.update(level_predictions(tax, marg))
     types = {"status": pa.string(), "epoch": pa.int64(), "mjd": pa.float64(), "n_obs": pa.int64()}
     types.update({node: pa.float64() for node in tax.nodes})
-    return pa.table({k: v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, types.get(k, pa.string()))
-                     for k, v in cols.items()})
+    return pa.table(
+        {
+            k: v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, types.get(k, pa.string()))
+            for k, v in cols.items()
+        }
+    )
 
 
 def predict(
@@ -313,7 +205,7 @@ def predict(
     batch_size: int = 1024,
 ) -> pa.Table:
     """Classify every object of ``inputs`` (see :func:`input_sources`) and write one parquet ``out``."""
-    from .snana import METADATA_KEY  # input_sources reads the inputs with snana anyway
+    from elasticc_classification.io.snana import METADATA_KEY  # input_sources reads the inputs with snana anyway
 
     if days is not None and not days >= 0:
         raise InputError(f"--days must be >= 0 days after the first detection, got {days}")
@@ -325,11 +217,19 @@ def predict(
         tables = input_sources(head, phot=phot)
     else:
         tables = [t for p in inputs for t in input_sources(p)]
-    parts = [predict_table(clf, load(), days, per_epoch, batch_size, source=src) for src, load in tables]  # one table in memory at a time
+    parts = [
+        predict_table(clf, load(), days, per_epoch, batch_size, source=src) for src, load in tables
+    ]  # one table in memory at a time
     if len({p.schema.field("SNID").type for p in parts}) > 1:
         parts = [p.set_column(0, "SNID", p.column("SNID").cast(pa.string())) for p in parts]
     result = pa.concat_tables(parts)
-    meta = {"model": str(model_path), "runtime": runtime, "days": days, "per_epoch": per_epoch, "inputs": [s for s, _ in tables]}
+    meta = {
+        "model": str(model_path),
+        "runtime": runtime,
+        "days": days,
+        "per_epoch": per_epoch,
+        "inputs": [s for s, _ in tables],
+    }
     result = result.replace_schema_metadata({METADATA_KEY: json.dumps(meta)})
     with atomic_output(out, suffix=".parquet") as tmp:
         pq.write_table(result, tmp)

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, atomic_output
-from .taxonomy import Taxonomy
+from elasticc_classification.errors import InputError, atomic_output
+from elasticc_classification.features.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _torch():
     return torch
 
 
-def exportable(model: Any) -> "Any":
+def exportable(model: Any) -> Any:
     """An export-friendly ``nn.Module`` equivalent to ``model`` (a loaded HierarchicalClassifier)."""
     torch = _torch()
     from torch import nn
@@ -129,7 +129,7 @@ def example_inputs(model: Any, batch: int = 3, steps: int = 7, seed: int = 0) ->
 def export(model_path: str | Path, out: str | Path, fmt: str = "onnx") -> Path:
     """Export checkpoint ``model_path`` to ``out`` as ``fmt`` (torchscript | onnx)."""
     torch = _torch()
-    from .model import load_model
+    from elasticc_classification.model.module import load_model
 
     if fmt not in FORMATS:
         raise InputError(f"export format {fmt!r} is not one of {list(FORMATS)}")
@@ -167,9 +167,20 @@ def _export_onnx(mod: Any, args: tuple, path: Path, meta: str) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(mod, args, str(path), dynamo=False, opset_version=17, **names,
-                              dynamic_axes={"x": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "static": {0: "batch"},
-                                            "marginals": {0: "batch"}})
+            torch.onnx.export(
+                mod,
+                args,
+                str(path),
+                dynamo=False,
+                opset_version=17,
+                **names,
+                dynamic_axes={
+                    "x": {0: "batch", 1: "time"},
+                    "lengths": {0: "batch"},
+                    "static": {0: "batch"},
+                    "marginals": {0: "batch"},
+                },
+            )
         proto = onnx.load(str(path))
     except Exception as e:  # noqa: BLE001 - the legacy exporter may be missing or refuse: use dynamo
         log.info("TorchScript-based ONNX export failed (%s): using the dynamo exporter", type(e).__name__)
@@ -195,8 +206,10 @@ def check_onnx(mod: Any, path: Path, model: Any, atol: float = 1e-5) -> None:
     try:
         got = sess.run(None, {"x": x.numpy(), "lengths": lengths.numpy(), "static": static.numpy()})[0]
     except Exception as e:  # noqa: BLE001
-        raise InputError(f"the ONNX export does not run on onnxruntime at another batch size ({type(e).__name__}: {e}); "
-                         "use --format torchscript or another torch version") from None
+        raise InputError(
+            f"the ONNX export does not run on onnxruntime at another batch size ({type(e).__name__}: {e}); "
+            "use --format torchscript or another torch version"
+        ) from None
     with torch.no_grad():
         ref = mod(x, lengths, static).numpy()
     err = float(np.abs(got - ref).max())
@@ -214,41 +227,3 @@ def load_torchscript(path: str | Path) -> tuple[Any, dict[str, Any]]:
     except Exception as e:  # noqa: BLE001 - torch raises many types for damaged files
         raise InputError(f"{path}: not a readable TorchScript export ({type(e).__name__}); export it again") from None
     return mod.eval(), json.loads(extra[f"{META_KEY}.json"] or "{}")
-
-
-def load_onnx_classifier(path: str | Path):
-    """A :class:`~.predict.Classifier` running on onnxruntime (CPU). A checkpoint is exported to a
-    temporary ONNX file first (removed once the session has read it)."""
-    import contextlib
-    import tempfile
-
-    from .predict import Classifier
-
-    path = Path(path)
-    with contextlib.ExitStack() as stack:
-        if path.suffix != ".onnx":
-            tmpdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="elasticc-onnx-"))
-            path = export(path, Path(tmpdir) / "model.onnx", "onnx")
-        try:
-            import onnx
-            import onnxruntime as ort
-        except ImportError:
-            raise InputError("onnxruntime is not installed: pip install 'elasticc-classification[onnx]'") from None
-        try:
-            meta_props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-            so = ort.SessionOptions()
-            so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared CPUs: no busy-wait between batches
-            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        except Exception as e:  # noqa: BLE001 - onnx/ort raise many types for bad files
-            raise InputError(f"{path}: not a readable ONNX model ({type(e).__name__}); export it again") from None
-    if META_KEY not in meta_props:
-        raise InputError(f"{path}: no {META_KEY} metadata; export it with `elasticc-classification export`")
-    meta = json.loads(meta_props[META_KEY])
-    tax = Taxonomy.from_dict(meta["taxonomy"], str(path))
-
-    def forward(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
-        feeds = {"x": np.ascontiguousarray(x, np.float32), "lengths": np.asarray(lengths, np.int64),
-                 "static": np.ascontiguousarray(static, np.float32)}
-        return sess.run(None, feeds)[0].astype(np.float64)
-
-    return Classifier(tax, dict(meta["preprocess"]), forward, "onnx", feature_names=list(meta["feature_names"]))

@@ -3,36 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from .configfile import read_config
-from .errors import InputError
-from .features import PHOT_REQUIRED, build_shard, resolve_config
-from .shards import Shard, write_shard
-from .taxonomy import Taxonomy
+from elasticc_classification.configfile import read_config
+from elasticc_classification.features.features import build_shard, resolve_config
+from elasticc_classification.features.shards import Shard, write_shard
+from elasticc_classification.features.taxonomy import Taxonomy
+from elasticc_classification.io.parquet import read_parquet
+from elasticc_classification.io.snana import PHOT_REQUIRED
 
 log = logging.getLogger(__name__)
-
-
-def read_parquet(path: str | Path, columns: list[str] | None = None) -> pa.Table:
-    """Read a converted chunk parquet (only ``columns`` that exist, when given; BAND
-    dictionary-encoded); unreadable -> :class:`InputError`."""
-    if not Path(path).is_file():
-        raise InputError(f"{path}: parquet file not found; run convert for this chunk first")
-    try:
-        try:  # BAND as dictionary codes (a handful of strings, not one per observation)
-            pf = pq.ParquetFile(str(path), memory_map=True, read_dictionary=["BAND.list.element"])
-        except KeyError:  # no BAND column, or a writer that names list items otherwise
-            pf = pq.ParquetFile(str(path), memory_map=True)
-        names = pf.schema_arrow.names
-        # one thread: jobs run one per core; the dataset API (pq.read_table) costs more here
-        return pf.read(columns=None if columns is None else [c for c in columns if c in names], use_threads=False)
-    except (OSError, pa.ArrowInvalid) as e:
-        raise InputError(f"{path}: not a readable parquet file ({e}); rerun convert for this chunk") from None
 
 
 def needed_columns(cfg: Mapping[str, Any]) -> list[str]:
@@ -70,6 +52,12 @@ def tensorize(
     table = read_parquet(parquet, needed_columns(cfg))
     shard = build_shard(table, cfg, tax, require_labels=require_labels, source=str(parquet))
     write_shard(shard, out)
-    log.info("%s: wrote %d objects, %d observations, %d features, %d static features",
-             out, len(shard), len(shard.x), shard.x.shape[1], shard.static.shape[1])
+    log.info(
+        "%s: wrote %d objects, %d observations, %d features, %d static features",
+        out,
+        len(shard),
+        len(shard.x),
+        shard.x.shape[1],
+        shard.static.shape[1],
+    )
     return shard

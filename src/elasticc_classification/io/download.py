@@ -17,15 +17,12 @@ import tempfile
 import urllib.request
 from pathlib import Path, PurePosixPath
 
-from . import layout
-from .errors import InputError, atomic_output, write_json_atomic
+from elasticc_classification.errors import InputError, atomic_output, write_json_atomic
+from elasticc_classification.io import layout
 
 log = logging.getLogger(__name__)
 
-URL = (
-    "https://portal.nersc.gov/cfs/lsst/DESC_TD_PUBLIC/ELASTICC/"
-    "ELASTICC2_TRAINING_SAMPLE_2/ELASTICC2_TRAIN_02.tar.bz2"
-)
+URL = "https://portal.nersc.gov/cfs/lsst/DESC_TD_PUBLIC/ELASTICC/ELASTICC2_TRAINING_SAMPLE_2/ELASTICC2_TRAIN_02.tar.bz2"
 MARKER = ".download.json"
 _BLOCK = 8 << 20
 
@@ -73,9 +70,13 @@ def fetch(url: str, out: str | Path, timeout: float = 60.0) -> Path:
                     f.write(block)
                     got += len(block)
             if expected is not None and got != int(expected):
-                raise DownloadError(f"{url}: received {got:,} of {int(expected):,} bytes: the connection dropped; run again")
+                raise DownloadError(
+                    f"{url}: received {got:,} of {int(expected):,} bytes: the connection dropped; run again"
+                )
     except OSError as e:  # URLError, HTTPError, timeouts
-        raise DownloadError(f"cannot download {url}: {e}; check the network (compute nodes often have none: run on a login node)") from None
+        raise DownloadError(
+            f"cannot download {url}: {e}; check the network (compute nodes often have none: run on a login node)"
+        ) from None
     log.info("downloaded %s bytes", f"{out.stat().st_size:,}")
     return out
 
@@ -83,9 +84,13 @@ def fetch(url: str, out: str | Path, timeout: float = 60.0) -> Path:
 def _check_member(m: tarfile.TarInfo, tarball: Path) -> None:
     p = PurePosixPath(m.name)
     if p.is_absolute() or ".." in p.parts:
-        raise DownloadError(f"{tarball}: member {m.name!r} points outside the target directory: not unpacking an unsafe archive")
+        raise DownloadError(
+            f"{tarball}: member {m.name!r} points outside the target directory: not unpacking an unsafe archive"
+        )
     if not (m.isfile() or m.isdir()):
-        raise DownloadError(f"{tarball}: member {m.name!r} is a link or device, not a file: not unpacking an unsafe archive")
+        raise DownloadError(
+            f"{tarball}: member {m.name!r} is a link or device, not a file: not unpacking an unsafe archive"
+        )
 
 
 def _data_root(tmp: Path) -> Path:
@@ -125,7 +130,9 @@ def unpack(tarball: str | Path, dest: str | Path) -> list[layout.ChunkPair]:
                 dest.mkdir(exist_ok=True)
                 for d in sorted(root.iterdir()):
                     if (dest / d.name).exists():
-                        raise DownloadError(f"{dest / d.name} exists already: remove it (or choose another download.dest) and run again")
+                        raise DownloadError(
+                            f"{dest / d.name} exists already: remove it (or choose another download.dest) and run again"
+                        )
                 for d in sorted(root.iterdir()):
                     os.replace(d, dest / d.name)
     except (tarfile.TarError, EOFError, OSError) as e:
@@ -179,5 +186,3 @@ def make_tarball(src_dirs: list[Path], out: str | Path, wrapper: str | None = No
             arc = f"{wrapper}/{d.name}" if wrapper else d.name
             tf.add(d, arcname=arc, filter=lambda ti: ti if (ti.isfile() or ti.isdir()) else None)
     return out
-
-

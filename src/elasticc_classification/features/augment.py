@@ -22,11 +22,12 @@ steps, no Python loop over objects).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from elasticc_classification.errors import InputError
 
 MODES = ("prefix", "fraction", "days", "none")
 

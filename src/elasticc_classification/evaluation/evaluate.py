@@ -24,15 +24,17 @@ import csv
 import json
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from . import metrics as M
-from .errors import InputError, atomic_output, write_json_atomic
-from .shards import SPLITS, Shard, concat_shards, read_shard
-from .taxonomy import Taxonomy
+from elasticc_classification.errors import InputError, atomic_output, write_json_atomic
+from elasticc_classification.evaluation import metrics as M
+from elasticc_classification.features.shards import SPLITS, Shard, concat_shards, read_shard
+from elasticc_classification.features.taxonomy import Taxonomy
+from elasticc_classification.inference.classifier import batched, window_ends
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +64,21 @@ def subset(shard: Shard, keep: np.ndarray) -> Shard:
     np.cumsum(lengths, out=offsets[1:])
     obs = np.repeat(shard.offsets[keep], lengths) + (np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths))
     return Shard(
-        snid=shard.snid[keep], model=shard.model[keep], leaf=shard.leaf[keep], split=shard.split[keep],
-        t0=shard.t0[keep], first_det=shard.first_det[keep], static=shard.static[keep],
-        x=shard.x[obs], offsets=offsets, meta=dict(shard.meta),
+        snid=shard.snid[keep],
+        model=shard.model[keep],
+        leaf=shard.leaf[keep],
+        split=shard.split[keep],
+        t0=shard.t0[keep],
+        first_det=shard.first_det[keep],
+        static=shard.static[keep],
+        x=shard.x[obs],
+        offsets=offsets,
+        meta=dict(shard.meta),
     )
 
 
 def truncation_ends(shard: Shard, days: int | str) -> np.ndarray:
     """Window lengths of every object at ``days`` after the first detection (``"full"``: all)."""
-    from .predict import window_ends
-
     return window_ends(shard, None if days == "full" else days)
 
 
@@ -80,15 +87,17 @@ def raw_logits(model: Any, shard: Shard, ends: np.ndarray, batch_size: int = 102
     """Logits ``(N, n_nodes)`` before temperature scaling (the model's output times its temperature)."""
     import torch
 
-    from .predict import batched
-
     temp = float(model.temperature)
 
     def forward(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             dev = model.device
-            out = model(torch.from_numpy(x).to(dev), torch.from_numpy(lengths).to(dev), torch.from_numpy(static).to(dev),
-                        lengths_cpu=torch.from_numpy(lengths))
+            out = model(
+                torch.from_numpy(x).to(dev),
+                torch.from_numpy(lengths).to(dev),
+                torch.from_numpy(static).to(dev),
+                lengths_cpu=torch.from_numpy(lengths),
+            )
         return out.double().cpu().numpy() * temp
 
     return batched(forward, shard, np.arange(len(shard)), ends, batch_size)
@@ -98,7 +107,7 @@ def marginals_from_logits(logits: np.ndarray, tax: Taxonomy, temperature: float 
     """Marginal probability of every node from logits scaled by ``1 / temperature``."""
     import torch
 
-    from .loss import log_marginals
+    from elasticc_classification.model.loss import log_marginals
 
     with torch.inference_mode():
         return log_marginals(torch.from_numpy(logits / temperature), tax).exp().numpy()
@@ -120,7 +129,7 @@ def leaf_nll(logits: np.ndarray, leaf: np.ndarray, tax: Taxonomy, temperature: f
     """Mean −log p(true leaf) at ``temperature`` (nats per object)."""
     import torch
 
-    from .loss import log_marginals
+    from elasticc_classification.model.loss import log_marginals
 
     with torch.inference_mode():
         lm = log_marginals(torch.from_numpy(logits / temperature), tax)
@@ -128,7 +137,12 @@ def leaf_nll(logits: np.ndarray, leaf: np.ndarray, tax: Taxonomy, temperature: f
 
 
 def fit_temperature(
-    logits: np.ndarray, leaf: np.ndarray, tax: Taxonomy, lo: float = TEMPERATURE_RANGE[0], hi: float = TEMPERATURE_RANGE[1], tol: float = 1e-4
+    logits: np.ndarray,
+    leaf: np.ndarray,
+    tax: Taxonomy,
+    lo: float = TEMPERATURE_RANGE[0],
+    hi: float = TEMPERATURE_RANGE[1],
+    tol: float = 1e-4,
 ) -> float:
     """Temperature minimising :func:`leaf_nll` (golden-section search on log T in [lo, hi])."""
     ok = np.asarray(leaf) >= 0
@@ -163,7 +177,7 @@ def calibrate(
 ) -> dict[str, Any]:
     """Fit the temperature on the validation split; write the calibrated artifact ``out_model``
     (and a JSON summary ``out_json``: temperature, NLL and leaf ECE before and after)."""
-    from .model import load_model
+    from elasticc_classification.model.module import load_model
 
     model = load_model(model_path, map_location=inference_device(device))
     tax = model.taxonomy
@@ -178,11 +192,17 @@ def calibrate(
     temp = fit_temperature(logits, leaf, tax, lo, hi)
     at_bound = not lo * 1.02 < temp < hi * 0.995
     if len(val) < 30 or at_bound:
-        log.warning("temperature %.3f from only %d validation objects%s: poorly constrained", temp, len(val),
-                    " (at the search bound)" if at_bound else "")
+        log.warning(
+            "temperature %.3f from only %d validation objects%s: poorly constrained",
+            temp,
+            len(val),
+            " (at the search bound)" if at_bound else "",
+        )
 
     def leaf_ece(t: float) -> float:
-        return M.level_reliability(M.level_view(tax, "leaf", leaf, marginals_from_logits(logits, tax, t)), n_bins)["ece"]
+        return M.level_reliability(M.level_view(tax, "leaf", leaf, marginals_from_logits(logits, tax, t)), n_bins)[
+            "ece"
+        ]
 
     summary = {
         "temperature": temp,
@@ -193,15 +213,25 @@ def calibrate(
         "leaf_ece_before": leaf_ece(1.0),
         "leaf_ece_after": leaf_ece(temp),
     }
-    log.info("temperature %.4f fitted on %d validation objects x %d truncations: NLL %.4f -> %.4f, leaf ECE %.4f -> %.4f",
-             temp, len(val), len(days), summary["nll_before"], summary["nll_after"], summary["leaf_ece_before"], summary["leaf_ece_after"])
+    log.info(
+        "temperature %.4f fitted on %d validation objects x %d truncations: NLL %.4f -> %.4f, leaf ECE %.4f -> %.4f",
+        temp,
+        len(val),
+        len(days),
+        summary["nll_before"],
+        summary["nll_after"],
+        summary["leaf_ece_before"],
+        summary["leaf_ece_after"],
+    )
     save_temperature(model_path, out_model, temp, summary)
     if out_json is not None:
         write_json_atomic(out_json, summary)
     return summary
 
 
-def save_temperature(model_path: str | Path, out_model: str | Path, temperature: float, summary: dict[str, Any]) -> None:
+def save_temperature(
+    model_path: str | Path, out_model: str | Path, temperature: float, summary: dict[str, Any]
+) -> None:
     """Copy checkpoint ``model_path`` to ``out_model`` with its ``temperature`` buffer set."""
     import torch
 
@@ -229,7 +259,7 @@ def evaluate(
     plot_days: Sequence[int] = DEFAULT_CONFUSION_DAYS,
 ) -> list[dict[str, Any]]:
     """Score ``model_path`` on ``split`` at every truncation and on full light curves (see module doc)."""
-    from .model import load_model
+    from elasticc_classification.model.module import load_model
 
     model = load_model(model_path, map_location=inference_device(device))
     tax = model.taxonomy
@@ -246,7 +276,7 @@ def evaluate(
     kept = [d for d in labels if d == "full" or int(d) in {int(p) for p in plot_days}]
     marg_kept = np.empty((len(kept), len(data), tax.n_nodes), np.float32)
     leaf = data.leaf.astype(np.int64)
-    for k, d in enumerate(labels):
+    for d in labels:
         ends = truncation_ends(data, d)
         logits = raw_logits(model, data, ends, batch_size)
         marg = marginals_from_logits(logits, tax, temp)
@@ -264,7 +294,13 @@ def evaluate(
         per_class += pcs
         if d in kept:
             marg_kept[kept.index(d)] = marg
-        log.info("days %s: mean %.1f observations, leaf macro F1 %.3f (n=%d)", d, ends.mean(), recs[-1]["macro_f1"], recs[-1]["n"])
+        log.info(
+            "days %s: mean %.1f observations, leaf macro F1 %.3f (n=%d)",
+            d,
+            ends.mean(),
+            recs[-1]["macro_f1"],
+            recs[-1]["n"],
+        )
     out_dir = Path(out_dir)
     write_metrics(records, out_dir / "metrics.json", out_dir / "metrics.csv")
     _write_csv(per_class, out_dir / "per_class.csv")
@@ -272,12 +308,19 @@ def evaluate(
     return records
 
 
-def write_predictions(path: str | Path, tax: Taxonomy, leaf: np.ndarray, labels: Sequence[int | str], marg: np.ndarray) -> None:
+def write_predictions(
+    path: str | Path, tax: Taxonomy, leaf: np.ndarray, labels: Sequence[int | str], marg: np.ndarray
+) -> None:
     """``predictions.npz``: true ``leaf`` (N,), ``days`` labels (D,), ``marginals`` (D, N, n_nodes), taxonomy."""
     with atomic_output(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, leaf=np.asarray(leaf, np.int64), days=np.array([str(d) for d in labels]),
-                                marginals=np.asarray(marg, np.float32), taxonomy=json.dumps(tax.to_dict()))
+            np.savez(
+                fh,
+                leaf=np.asarray(leaf, np.int64),
+                days=np.array([str(d) for d in labels]),
+                marginals=np.asarray(marg, np.float32),
+                taxonomy=json.dumps(tax.to_dict()),
+            )
 
 
 def write_metrics(records: list[dict[str, Any]], json_path: str | Path, csv_path: str | Path) -> None:
@@ -317,7 +360,7 @@ def make_plots(
 ) -> list[Path]:
     """Evaluation figures from ``eval_dir`` (``metrics.json``, ``predictions.npz``) into ``out_dir``;
     with ``loss_csv`` (the trainer's CSVLogger file) also ``loss.png``."""
-    from . import plots
+    from elasticc_classification.evaluation import plots
 
     eval_dir, out_dir = Path(eval_dir), Path(out_dir)
     try:

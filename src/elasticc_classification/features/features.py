@@ -23,22 +23,23 @@ validation — so it depends on neither chunking, nor job order, nor worker coun
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import preprocess
-from .errors import InputError
-from .shards import SPLITS, Shard
-from .taxonomy import Taxonomy, TaxonomyError
+from elasticc_classification.errors import InputError
+from elasticc_classification.features import preprocess
+from elasticc_classification.features.shards import SPLITS, Shard
+from elasticc_classification.features.taxonomy import Taxonomy, TaxonomyError
+from elasticc_classification.io.snana import PHOT_REQUIRED
 
 log = logging.getLogger(__name__)
 
 BANDS = ("u", "g", "r", "i", "z", "Y")
 BAND_WAVELENGTH_UM = {"u": 0.36, "g": 0.476, "r": 0.6215, "i": 0.7545, "z": 0.87, "Y": 1.015}
-PHOT_REQUIRED = ("MJD", "BAND", "PHOTFLAG", "FLUXCAL", "FLUXCALERR")
 STATIC_DEFAULT = [
     "MWEBV", "MWEBV_ERR", "REDSHIFT_HELIO", "REDSHIFT_HELIO_ERR",
     "HOSTGAL_PHOTOZ", "HOSTGAL_PHOTOZ_ERR", "HOSTGAL_SPECZ", "HOSTGAL_SPECZ_ERR",
@@ -131,8 +132,10 @@ def _list_column(table: pa.Table, name: str, source: str) -> tuple[np.ndarray, p
     else:
         arr = col
     if not (pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type)):
-        raise InputError(f"{source}: column {name} is not a list column (one light curve per row) but {arr.type}; "
-                         "rerun convert on this chunk")
+        raise InputError(
+            f"{source}: column {name} is not a list column (one light curve per row) but {arr.type}; "
+            "rerun convert on this chunk"
+        )
     if arr.null_count:
         arr = pc.fill_null(arr, pa.scalar([], arr.type))
     offsets = arr.offsets.to_numpy().astype(np.int64)
@@ -160,7 +163,7 @@ def band_codes(values: pa.Array, source: str) -> tuple[np.ndarray, np.ndarray]:
     """Band of every observation as ``(code, lut)``: ``lut[code]`` is the index into :data:`BANDS`
     (whitespace stripped). Unknown or null bands raise :class:`InputError`.
 
-    Dictionary-encoded input (as :func:`tensorize.read_parquet` reads BAND) costs O(dictionary)
+    Dictionary-encoded input (as :func:`~elasticc_classification.io.parquet.read_parquet` reads BAND) costs O(dictionary)
     here: the codes are the parquet dictionary indices, mapped later for kept observations only."""
     if pa.types.is_dictionary(values.type):
         enc = values
@@ -178,8 +181,10 @@ def band_codes(values: pa.Array, source: str) -> tuple[np.ndarray, np.ndarray]:
         bad_codes = np.unique(code[lut[code] < 0])
         if len(bad_codes):
             bad = sorted(str(names[i]) if i < len(names) else "<null>" for i in bad_codes)
-            raise InputError(f"{source}: BAND values {bad} are not LSST bands {list(BANDS)}; "
-                             "convert the chunk with the package's converter")
+            raise InputError(
+                f"{source}: BAND values {bad} are not LSST bands {list(BANDS)}; "
+                "convert the chunk with the package's converter"
+            )
     return code, lut
 
 
@@ -187,8 +192,10 @@ def flatten(table: pa.Table, source: str = "<table>") -> preprocess.LightCurves:
     """The PHOT list columns of ``table`` as flat arrays (not yet sorted)."""
     missing = [c for c in PHOT_REQUIRED if c not in table.column_names]
     if missing:
-        raise InputError(f"{source}: missing required column(s) {missing}; a converted chunk has "
-                         f"{list(PHOT_REQUIRED)} as list columns: rerun convert on it")
+        raise InputError(
+            f"{source}: missing required column(s) {missing}; a converted chunk has "
+            f"{list(PHOT_REQUIRED)} as list columns: rerun convert on it"
+        )
     offs = {}
     vals = {}
     for c in PHOT_REQUIRED:
@@ -196,11 +203,17 @@ def flatten(table: pa.Table, source: str = "<table>") -> preprocess.LightCurves:
     for c in PHOT_REQUIRED[1:]:
         if not np.array_equal(offs[c], offs["MJD"]):
             bad = int(np.flatnonzero(np.diff(offs[c]) != np.diff(offs["MJD"]))[0])
-            raise InputError(f"{source}: row {bad}: column {c} has a different number of observations than MJD; rerun convert")
+            raise InputError(
+                f"{source}: row {bad}: column {c} has a different number of observations than MJD; rerun convert"
+            )
     code, lut = band_codes(vals["BAND"], source)
     try:
-        mjd, photflag, flux, err = (_numeric(vals["MJD"]), _numeric(vals["PHOTFLAG"], 0),
-                                    _numeric(vals["FLUXCAL"]), _numeric(vals["FLUXCALERR"]))
+        mjd, photflag, flux, err = (
+            _numeric(vals["MJD"]),
+            _numeric(vals["PHOTFLAG"], 0),
+            _numeric(vals["FLUXCAL"]),
+            _numeric(vals["FLUXCALERR"]),
+        )
     except InputError as e:
         raise InputError(f"{source}: PHOT columns must be numeric lists: {e}; rerun convert") from None
     if not pa.types.is_integer(vals["PHOTFLAG"].type):
@@ -216,15 +229,21 @@ def flatten(table: pa.Table, source: str = "<table>") -> preprocess.LightCurves:
     )
 
 
-def preprocess_table(table: pa.Table, cfg: Mapping[str, Any],
-                     source: str = "<table>") -> tuple[preprocess.LightCurves, preprocess.KeepResult, int]:
+def preprocess_table(
+    table: pa.Table, cfg: Mapping[str, Any], source: str = "<table>"
+) -> tuple[preprocess.LightCurves, preprocess.KeepResult, int]:
     """Flatten the PHOT list columns of ``table``, sort every light curve by MJD and decide which
     observations ``cfg`` (resolved, :func:`resolve_config`) keeps: ``(light curves, keep result,
     number of objects that were not in MJD order)``."""
     lc, n_unsorted = preprocess.sort_by_mjd(flatten(table, source))
-    kr = preprocess.keep_mask(lc, keep=cfg["keep"], drop_saturated=cfg["drop_saturated"],
-                              saturation_bit=int(cfg["saturation_bit"]), detection_bit=int(cfg["detection_bit"]),
-                              drop_no_detection=cfg["drop_no_detection"])
+    kr = preprocess.keep_mask(
+        lc,
+        keep=cfg["keep"],
+        drop_saturated=cfg["drop_saturated"],
+        saturation_bit=int(cfg["saturation_bit"]),
+        detection_bit=int(cfg["detection_bit"]),
+        drop_no_detection=cfg["drop_no_detection"],
+    )
     return lc, kr, n_unsorted
 
 
@@ -258,11 +277,14 @@ def _scalar_column(table: pa.Table, name: str, source: str) -> np.ndarray:
     try:
         return np.asarray(pc.cast(col, pa.float64()).to_numpy(), dtype=np.float64)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise InputError(f"{source}: static column {name} has type {col.type}, not a number; "
-                         "remove it from tensorize.static") from None
+        raise InputError(
+            f"{source}: static column {name} has type {col.type}, not a number; remove it from tensorize.static"
+        ) from None
 
 
-def static_features(table: pa.Table, cfg: Mapping[str, Any], source: str = "<table>") -> tuple[np.ndarray, dict[str, int]]:
+def static_features(
+    table: pa.Table, cfg: Mapping[str, Any], source: str = "<table>"
+) -> tuple[np.ndarray, dict[str, int]]:
     """``(N, S)`` float32 static features (NaN = missing: sentinel, null or absent column) and counts."""
     n = table.num_rows
     names = list(cfg["static"])
@@ -332,7 +354,9 @@ def assign_split(snid: np.ndarray | pa.Array, seed: int, test_fraction: float, v
     return out
 
 
-def leaf_labels(models: pa.Array, taxonomy: Taxonomy | None, require_labels: bool, source: str) -> tuple[np.ndarray, int]:
+def leaf_labels(
+    models: pa.Array, taxonomy: Taxonomy | None, require_labels: bool, source: str
+) -> tuple[np.ndarray, int]:
     """Leaf node index per object (int16) and the number of objects with no known leaf (-1)."""
     enc = models.dictionary_encode()
     names = enc.dictionary.to_pylist()
@@ -353,8 +377,9 @@ def leaf_labels(models: pa.Array, taxonomy: Taxonomy | None, require_labels: boo
 
 
 # --- the shard -----------------------------------------------------------------------------
-def observation_features(lc: preprocess.LightCurves, index: np.ndarray, detection: np.ndarray, t0_obs: np.ndarray,
-                         encoding: str) -> np.ndarray:
+def observation_features(
+    lc: preprocess.LightCurves, index: np.ndarray, detection: np.ndarray, t0_obs: np.ndarray, encoding: str
+) -> np.ndarray:
     """``(n_kept, F)`` float32 features of the observations at positions ``index`` (``t0_obs``: MJD
     of each one's first kept observation). Work and memory O(kept observations)."""
     n = len(index)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .taxonomy import Taxonomy
+from elasticc_classification.features.taxonomy import Taxonomy
 
 
 class TreeIndex(nn.Module):
@@ -88,7 +88,9 @@ def node_counts(leaf_counts: np.ndarray, taxonomy: Taxonomy) -> np.ndarray:
         full[taxonomy.leaves] = counts
         counts = full
     if counts.shape != (taxonomy.n_nodes,):
-        raise ValueError(f"leaf_counts has shape {counts.shape}; expected ({taxonomy.n_nodes},) or ({len(taxonomy.leaves)},)")
+        raise ValueError(
+            f"leaf_counts has shape {counts.shape}; expected ({taxonomy.n_nodes},) or ({len(taxonomy.leaves)},)"
+        )
     return taxonomy.path_matrix.T.astype(np.float64) @ counts
 
 
@@ -118,7 +120,11 @@ def whce_loss(
     (None: all 1). Returns the mean over the batch (``reduction="none"``: per object).
     """
     tree = _tree(taxonomy, logits.device)
-    w = torch.ones(tree.n_nodes, device=logits.device) if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=logits.device)
+    w = (
+        torch.ones(tree.n_nodes, device=logits.device)
+        if weights is None
+        else torch.as_tensor(weights, dtype=torch.float32, device=logits.device)
+    )
     coef = w * torch.exp(-alpha * tree.depth)  # W_c * lambda_c
     y = tree.path[leaf.long()]  # (B, n_nodes) root-to-leaf paths
     per_obj = -(log_conditional(logits, tree) * y * coef).sum(1)

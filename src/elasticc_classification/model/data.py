@@ -19,20 +19,21 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from . import augment
-from .errors import InputError
-from .loss import node_weights
-from .shards import SPLITS, Shard, concat_shards, read_shard
-from .taxonomy import Taxonomy
+from elasticc_classification.errors import InputError
+from elasticc_classification.features import augment
+from elasticc_classification.features.shards import SPLITS, Shard, concat_shards, read_shard
+from elasticc_classification.features.taxonomy import Taxonomy
+from elasticc_classification.model.loss import node_weights
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,9 @@ def load_training_set(
     for p, sh in zip(paths, shards):
         tx = sh.meta.get("taxonomy")
         if tx is not None and tuple(Taxonomy.from_dict(tx, str(p)).nodes) != taxonomy.nodes:
-            raise InputError(f"{p}: shard was labelled with another taxonomy than the one given; rerun tensorize with it")
+            raise InputError(
+                f"{p}: shard was labelled with another taxonomy than the one given; rerun tensorize with it"
+            )
     return training_set_from_shard(concat_shards(shards), taxonomy, cfg, paths)
 
 
@@ -126,7 +129,9 @@ def training_set_from_shard(
     train_all = np.flatnonzero(usable & (data.split == SPLITS["train"]))
     val_idx = np.flatnonzero(usable & (data.split == SPLITS["val"]))
     if len(train_all) == 0:
-        raise InputError(f"no labelled training objects (split 0) in {max(1, len(paths))} shard(s): check the tensorize split fractions")
+        raise InputError(
+            f"no labelled training objects (split 0) in {max(1, len(paths))} shard(s): check the tensorize split fractions"
+        )
     if len(val_idx) == 0:  # tiny samples: borrow a seeded tenth of the training objects
         if len(train_all) < 2:
             raise InputError(
@@ -136,7 +141,9 @@ def training_set_from_shard(
         k = max(1, len(train_all) // 10)
         val_idx = np.sort(rng.choice(train_all, k, replace=False))
         train_all = np.setdiff1d(train_all, val_idx)
-        log.warning("no validation objects (split 1) in the shards: validating on %d of the training objects instead", k)
+        log.warning(
+            "no validation objects (split 1) in the shards: validating on %d of the training objects instead", k
+        )
     cap = cfg["max_per_leaf"]
     train_idx = cap_per_leaf(train_all, leaf, None if cap is None else int(cap), rng)
     if len(train_idx) < len(train_all):
@@ -164,7 +171,11 @@ def training_set_from_shard(
     }
     log.info(
         "training set: %d objects in %d shard(s); %d train (of %d), %d validation",
-        n, max(1, len(paths)), len(train_idx), len(train_all), len(val_idx),
+        n,
+        max(1, len(paths)),
+        len(train_idx),
+        len(train_all),
+        len(val_idx),
     )
     return TrainingSet(data, train_idx, val_idx, x_mean, x_std, s_mean, s_std, w, leaf_counts, provenance)
 
@@ -190,7 +201,9 @@ class DeviceData:
         return self._on[key]
 
 
-def collate(t: Mapping[str, torch.Tensor], obj: torch.Tensor, ends: torch.Tensor, t_max: int) -> dict[str, torch.Tensor]:
+def collate(
+    t: Mapping[str, torch.Tensor], obj: torch.Tensor, ends: torch.Tensor, t_max: int
+) -> dict[str, torch.Tensor]:
     """Assemble a batch on ``obj``'s device: ``x`` (B, t_max, F) zero-padded prefixes of length
     ``ends`` of objects ``obj``, plus their ``static`` (B, S) and ``leaf`` (B,)."""
     ar = torch.arange(t_max, device=obj.device)
@@ -274,7 +287,7 @@ class _TrainBatches(IterableDataset):
     runs each epoch to the iterator's end (every rank gets the same count).
     """
 
-    def __init__(self, dm: "ShardDataModule"):
+    def __init__(self, dm: ShardDataModule):
         self.dm = dm
         self._epoch = 0
 
@@ -288,7 +301,9 @@ class _TrainBatches(IterableDataset):
         d = dm.ts.data
         ends = augment.sample_ends(dm.t, d.offsets, d.first_det, obj, dm.augment_cfg, rng)
         max_pad = dm.cfg["max_padding"]
-        if max_pad == "auto":  # on GPUs the full batch beat halving on uniform 1-500 lengths (0.89x with 0.25; docs/train.md)
+        if (
+            max_pad == "auto"
+        ):  # on GPUs the full batch beat halving on uniform 1-500 lengths (0.89x with 0.25; docs/train.md)
             on_cpu = trainer is None or trainer.strategy.root_device.type == "cpu"
             max_pad = 0.25 if on_cpu else 1.0
         batches = bucket_batches(ends, int(dm.cfg["batch_size"]), int(dm.cfg["bucket_batches"]), rng, float(max_pad))
@@ -303,7 +318,7 @@ class _TrainBatches(IterableDataset):
 class _FixedBatches(IterableDataset):
     """The validation windows: every validation object at each of ``val_days``, bucketed, fixed."""
 
-    def __init__(self, dm: "ShardDataModule"):
+    def __init__(self, dm: ShardDataModule):
         self.dm = dm
         d = dm.ts.data
         days = [float(v) for v in dm.cfg["val_days"]]
@@ -412,7 +427,9 @@ def synthetic_shard(
     elif fixed_length is not None:
         lengths = np.full(n, int(fixed_length), np.int64)
     else:
-        lengths = np.clip(np.round(median_length * np.exp(0.8 * rng.standard_normal(n))), 2, max_length).astype(np.int64)
+        lengths = np.clip(np.round(median_length * np.exp(0.8 * rng.standard_normal(n))), 2, max_length).astype(
+            np.int64
+        )
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
     n_obs = int(offsets[-1])
@@ -435,7 +452,9 @@ def synthetic_shard(
     x[:, 2] = np.arcsinh(flux)
     x[:, 3] = np.arcsinh(err)
     x[np.arange(n_obs), 4 + band] = 1.0
-    static = (signal * frac[:, None] * np.arange(1, n_static + 1) + 0.3 * rng.standard_normal((n, n_static))).astype(np.float32)
+    static = (signal * frac[:, None] * np.arange(1, n_static + 1) + 0.3 * rng.standard_normal((n, n_static))).astype(
+        np.float32
+    )
     static[rng.random((n, n_static)) < 0.1] = np.nan
     split = rng.choice(np.array([0, 1, 2], np.int8), n, p=[0.7, 0.1, 0.2])
     inv_models = {}

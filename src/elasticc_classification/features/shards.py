@@ -25,15 +25,16 @@ preprocessing settings are in the schema metadata (key ``elasticc``, JSON).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from .errors import InputError, atomic_output
+from elasticc_classification.errors import InputError, atomic_output
 
 SPLITS = {"train": 0, "val": 1, "test": 2}
 META_KEY = b"elasticc"
@@ -126,7 +127,11 @@ def read_shard(path: str | Path) -> Shard:
     else:
         xcol = table.column("x").combine_chunks()
         offsets = xcol.offsets.to_numpy().astype(np.int64)
-        flat = xcol.values.values.to_numpy(zero_copy_only=False) if xcol.values.values.null_count else xcol.values.values.to_numpy()
+        flat = (
+            xcol.values.values.to_numpy(zero_copy_only=False)
+            if xcol.values.values.null_count
+            else xcol.values.values.to_numpy()
+        )
         x = flat.reshape(-1, f)[offsets[0] : offsets[-1]]
         offsets = offsets - offsets[0]
         st = table.column("static").combine_chunks()

@@ -57,10 +57,17 @@ class LightCurves:
         """Object index of every observation."""
         return np.repeat(np.arange(self.n_objects), np.diff(self.offsets))
 
-    def take(self, order: np.ndarray) -> "LightCurves":
+    def take(self, order: np.ndarray) -> LightCurves:
         """Observations reordered by ``order`` (a permutation that keeps objects contiguous)."""
-        return LightCurves(self.offsets, self.mjd[order], self.photflag[order], self.fluxcal[order],
-                           self.fluxcalerr[order], self.band_code[order], self.band_lut)
+        return LightCurves(
+            self.offsets,
+            self.mjd[order],
+            self.photflag[order],
+            self.fluxcal[order],
+            self.fluxcalerr[order],
+            self.band_code[order],
+            self.band_lut,
+        )
 
 
 def sort_by_mjd(lc: LightCurves) -> tuple[LightCurves, int]:
@@ -82,7 +89,9 @@ class KeepResult:
 
     mask: np.ndarray  # (n,) bool: observation kept
     keep_object: np.ndarray  # (N,) bool: object kept (at least one kept observation and, by default, a detection)
-    first_det: np.ndarray  # (N,) int64: index of the first detection among the object's kept observations (-1 if dropped)
+    first_det: (
+        np.ndarray
+    )  # (N,) int64: index of the first detection among the object's kept observations (-1 if dropped)
     kept_counts: np.ndarray  # (N,) int64: kept observations per object (0 if dropped)
     index: np.ndarray  # (n_kept,) int64: positions of the kept observations, ascending (= flatnonzero(mask))
     detection: np.ndarray  # (n,) bool: valid detection
@@ -165,8 +174,15 @@ def keep_mask(
         fd_local[has_det] = fd - lo
         n_kept = len(index)
         counts = _counts(n_obj, n, n_saturated, 0, has_det, has_det, n_kept, int(lengths[has_det].sum()))
-        return KeepResult(mask=mask, keep_object=has_det.copy(), first_det=fd_local, kept_counts=kept_counts,
-                          index=index, detection=det, counts=counts)
+        return KeepResult(
+            mask=mask,
+            keep_object=has_det.copy(),
+            first_det=fd_local,
+            kept_counts=kept_counts,
+            index=index,
+            detection=det,
+            counts=counts,
+        )
 
     if keep == "all":
         mask = valid.copy()
@@ -212,13 +228,30 @@ def keep_mask(
         cv = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(valid, out=cv[1:])
         valid_in_kept = int((cv[ends] - cv[starts])[keep_object].sum())
-    counts = _counts(n_obj, n, n_saturated, n - int(np.count_nonzero(finite)), has_det, keep_object, n_kept, valid_in_kept)
-    return KeepResult(mask=mask, keep_object=keep_object, first_det=fd_local, kept_counts=kept_counts,
-                      index=np.flatnonzero(mask), detection=det, counts=counts)
+    counts = _counts(
+        n_obj, n, n_saturated, n - int(np.count_nonzero(finite)), has_det, keep_object, n_kept, valid_in_kept
+    )
+    return KeepResult(
+        mask=mask,
+        keep_object=keep_object,
+        first_det=fd_local,
+        kept_counts=kept_counts,
+        index=np.flatnonzero(mask),
+        detection=det,
+        counts=counts,
+    )
 
 
-def _counts(n_obj: int, n: int, n_saturated: int, n_nonfinite: int, has_det: np.ndarray, keep_object: np.ndarray,
-            n_kept: int, valid_in_kept: int) -> dict[str, int]:
+def _counts(
+    n_obj: int,
+    n: int,
+    n_saturated: int,
+    n_nonfinite: int,
+    has_det: np.ndarray,
+    keep_object: np.ndarray,
+    n_kept: int,
+    valid_in_kept: int,
+) -> dict[str, int]:
     """The preprocessing counts that go to the log and the shard metadata."""
     return {
         "objects_in": int(n_obj),

@@ -76,7 +76,7 @@ def _space_padded(data: np.ndarray) -> np.ndarray:
     for name in data.dtype.names:
         dt, off = data.dtype.fields[name][:2]
         if dt.kind == "S":
-            cell = raw[:, off:off + dt.itemsize]
+            cell = raw[:, off : off + dt.itemsize]
             cell[cell == 0] = 32
     return raw.reshape(-1)
 

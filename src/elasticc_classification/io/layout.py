@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from elasticc_classification.errors import InputError
 
 CHUNK_TAG = "NONIaMODEL0"
 _CHUNK_RE = re.compile(
@@ -79,7 +79,9 @@ def find_pairs(raw_dir: str | Path) -> list[ChunkPair]:
     """
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
-        raise LayoutError(f"raw_dir {raw_dir} does not exist or is not a directory: set raw_dir in the config to the unpacked ELAsTiCC2 training set")
+        raise LayoutError(
+            f"raw_dir {raw_dir} does not exist or is not a directory: set raw_dir in the config to the unpacked ELAsTiCC2 training set"
+        )
     found: dict[tuple[str, str], dict[str, Path]] = {}
     for f in sorted(raw_dir.glob("*/*")):
         parsed = parse_chunk_name(f.name)

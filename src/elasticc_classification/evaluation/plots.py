@@ -6,8 +6,9 @@ Every function writes one PNG through :func:`errors.atomic_output` and returns n
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -16,10 +17,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402,F401
 import numpy as np  # noqa: E402
 
-from .errors import InputError, atomic_output  # noqa: E402
+from elasticc_classification.errors import InputError, atomic_output  # noqa: E402
 
 
-def _save(fig: "plt.Figure", path: str | Path) -> None:
+def _save(fig: plt.Figure, path: str | Path) -> None:
     with atomic_output(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -39,8 +40,15 @@ def plot_confusion(cm: np.ndarray, class_names: Sequence[str], title: str, path:
     ax.set_yticks(range(c), [f"{n} ({int(k)})" for n, k in zip(class_names, rows[:, 0])], fontsize=8)
     if c <= 20:
         for i, j in zip(*np.nonzero(np.isfinite(norm) & (norm >= 0.005))):
-            ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                    color="white" if norm[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{norm[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class (objects)")
     ax.set_title(title, fontsize=10)
@@ -93,8 +101,13 @@ def plot_reliability(diagrams: Mapping[str, Mapping[str, Any]], title: str, path
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8, label="perfect calibration")
     for level, d in diagrams.items():
         ok = np.asarray(d["count"]) > 0
-        ax.plot(np.asarray(d["confidence"])[ok], np.asarray(d["accuracy"])[ok], marker="o", ms=3,
-                label=f"{level} (ECE {d['ece']:.3f})")
+        ax.plot(
+            np.asarray(d["confidence"])[ok],
+            np.asarray(d["accuracy"])[ok],
+            marker="o",
+            ms=3,
+            label=f"{level} (ECE {d['ece']:.3f})",
+        )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence (probability of the predicted class)")
@@ -120,7 +133,11 @@ def read_loss_log(metrics_csv: str | Path) -> dict[str, tuple[np.ndarray, np.nda
     for col in rows[0]:
         if "loss" not in col or col.endswith("_step"):
             continue
-        pairs = [(float(r["epoch"]), float(r[col])) for r in rows if r.get(col) not in (None, "") and r.get("epoch") not in (None, "")]
+        pairs = [
+            (float(r["epoch"]), float(r[col]))
+            for r in rows
+            if r.get(col) not in (None, "") and r.get("epoch") not in (None, "")
+        ]
         if not pairs:
             continue
         e, v = np.array(pairs).T
@@ -151,13 +168,21 @@ def plot_loss(metrics_csv: str | Path, path: str | Path) -> None:
 BAND_COLOURS = {"u": "#6a3d9a", "g": "#1f78b4", "r": "#33a02c", "i": "#ff7f00", "z": "#e31a1c", "Y": "#8c510a"}
 
 
-def plot_light_curve(ax: "plt.Axes", mjd: np.ndarray, flux: np.ndarray, err: np.ndarray, band: np.ndarray,
-                     detection: np.ndarray, kept: np.ndarray, title: str) -> None:
+def plot_light_curve(
+    ax: plt.Axes,
+    mjd: np.ndarray,
+    flux: np.ndarray,
+    err: np.ndarray,
+    band: np.ndarray,
+    detection: np.ndarray,
+    kept: np.ndarray,
+    title: str,
+) -> None:
     """One light curve on ``ax``: FLUXCAL ± FLUXCALERR against MJD (days), one colour per band
     (``band``: index into u g r i z Y); detections filled, non-detections open; observations the
     preprocessing drops are faint; the kept window (first to last kept MJD) shaded, the first
     detection a dashed line."""
-    from .features import BANDS
+    from elasticc_classification.features.features import BANDS
 
     for k, name in enumerate(BANDS):
         for det, face in ((True, BAND_COLOURS[name]), (False, "none")):
@@ -165,8 +190,18 @@ def plot_light_curve(ax: "plt.Axes", mjd: np.ndarray, flux: np.ndarray, err: np.
                 m = (band == k) & (detection == det) & (kept == keep)
                 if not m.any():
                     continue
-                ax.errorbar(mjd[m], flux[m], yerr=err[m], fmt="o", ms=3.5, mfc=face, mec=BAND_COLOURS[name],
-                            ecolor=BAND_COLOURS[name], elinewidth=0.6, alpha=alpha)
+                ax.errorbar(
+                    mjd[m],
+                    flux[m],
+                    yerr=err[m],
+                    fmt="o",
+                    ms=3.5,
+                    mfc=face,
+                    mec=BAND_COLOURS[name],
+                    ecolor=BAND_COLOURS[name],
+                    elinewidth=0.6,
+                    alpha=alpha,
+                )
     if kept.any():
         ax.axvspan(mjd[kept].min(), mjd[kept].max(), color="0.85", zorder=0)
     if (detection & kept).any():
@@ -177,14 +212,21 @@ def plot_light_curve(ax: "plt.Axes", mjd: np.ndarray, flux: np.ndarray, err: np.
     ax.set_title(title, fontsize=9)
 
 
-def lightcurve_gallery(parquets: Sequence[str | Path], path: str | Path, cfg: Mapping[str, Any] | None = None,
-                       taxonomy: Any = None, n_objects: int | None = None, title: str | None = None) -> int:
+def lightcurve_gallery(
+    parquets: Sequence[str | Path],
+    path: str | Path,
+    cfg: Mapping[str, Any] | None = None,
+    taxonomy: Any = None,
+    n_objects: int | None = None,
+    title: str | None = None,
+) -> int:
     """Gallery PNG of the first ``n_objects`` (default: ``cfg``'s ``gallery_objects``) kept objects found
     in ``parquets`` (read in order, stopping once enough are found), with the tensorize preprocessing
     ``cfg`` marking the kept window. Returns the number of objects drawn (a page saying so when there
     are none)."""
-    from .features import PHOT_REQUIRED, preprocess_table, resolve_config
-    from .tensorize import read_parquet
+    from elasticc_classification.features.features import preprocess_table, resolve_config
+    from elasticc_classification.io.parquet import read_parquet
+    from elasticc_classification.io.snana import PHOT_REQUIRED
 
     cfg = resolve_config(cfg)
     if n_objects is None:
@@ -220,17 +262,27 @@ def lightcurve_gallery(parquets: Sequence[str | Path], path: str | Path, cfg: Ma
             s = slice(lc.offsets[i], lc.offsets[i + 1])
             leaf = taxonomy.models.get(model, "?") if taxonomy is not None else ""
             label = f"{model} → {leaf}" if leaf else str(model)
-            plot_light_curve(ax, lc.mjd[s], lc.fluxcal[s], lc.fluxcalerr[s], lc.band[s], kr.detection[s],
-                             kr.mask[s], f"SNID {snid}  {label}")
+            plot_light_curve(
+                ax,
+                lc.mjd[s],
+                lc.fluxcal[s],
+                lc.fluxcalerr[s],
+                lc.band[s],
+                kr.detection[s],
+                kr.mask[s],
+                f"SNID {snid}  {label}",
+            )
         from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
 
         handles = [Line2D([], [], ls="", marker="o", color=c, label=b) for b, c in BAND_COLOURS.items()]
-        handles += [Line2D([], [], ls="", marker="o", color="k", label="detection"),
-                    Line2D([], [], ls="", marker="o", mfc="none", color="k", label="non-detection"),
-                    Line2D([], [], ls="", marker="o", color="k", alpha=0.25, label="dropped"),
-                    Patch(color="0.85", label="kept window"),
-                    Line2D([], [], ls="--", color="k", lw=0.8, label="first detection")]
+        handles += [
+            Line2D([], [], ls="", marker="o", color="k", label="detection"),
+            Line2D([], [], ls="", marker="o", mfc="none", color="k", label="non-detection"),
+            Line2D([], [], ls="", marker="o", color="k", alpha=0.25, label="dropped"),
+            Patch(color="0.85", label="kept window"),
+            Line2D([], [], ls="--", color="k", lw=0.8, label="first detection"),
+        ]
         fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False)
     if title:
         fig.suptitle(title)

@@ -18,17 +18,24 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 
-from . import __version__
-from .configfile import read_config
-from .data import DATA_DEFAULTS, ShardDataModule, load_training_set
-from .errors import InputError, atomic_output
-from .model import LOSS_DEFAULTS, MODEL_DEFAULTS, OPTIM_DEFAULTS, HierarchicalClassifier, artifact_dict
-from .taxonomy import Taxonomy
+from elasticc_classification import __version__
+from elasticc_classification.configfile import read_config
+from elasticc_classification.errors import InputError, atomic_output
+from elasticc_classification.features.taxonomy import Taxonomy
+from elasticc_classification.model.data import DATA_DEFAULTS, ShardDataModule, load_training_set
+from elasticc_classification.model.module import (
+    LOSS_DEFAULTS,
+    MODEL_DEFAULTS,
+    OPTIM_DEFAULTS,
+    HierarchicalClassifier,
+    artifact_dict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +98,11 @@ def _accelerator_and_precision(cfg: Mapping[str, Any]) -> tuple[str, str]:
         acc = "gpu" if torch.cuda.is_available() else "cpu"
     prec = cfg["precision"]
     if prec == "auto":
-        prec = "bf16-mixed" if acc in ("gpu", "cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "32-true"
+        prec = (
+            "bf16-mixed"
+            if acc in ("gpu", "cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+            else "32-true"
+        )
     return acc, str(prec)
 
 
@@ -99,9 +110,15 @@ def _is_rank_zero() -> bool:
     return all(os.environ.get(k, "0") == "0" for k in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "NODE_RANK"))
 
 
-def _fingerprint(paths: Sequence[str | Path], cfg: Mapping[str, Any], augment_cfg: Mapping[str, Any], taxonomy: Taxonomy) -> str:
+def _fingerprint(
+    paths: Sequence[str | Path], cfg: Mapping[str, Any], augment_cfg: Mapping[str, Any], taxonomy: Taxonomy
+) -> str:
     """Hash of what a resumed run must share with the killed one (inputs and settings)."""
-    keep = {k: v for k, v in cfg.items() if k not in ("progress_bar", "threads", "mem_mb", "runtime", "gpus", "max_epochs", "patience")}
+    keep = {
+        k: v
+        for k, v in cfg.items()
+        if k not in ("progress_bar", "threads", "mem_mb", "runtime", "gpus", "max_epochs", "patience")
+    }
     keep["optim"] = {k: v for k, v in cfg["optim"].items() if k != "max_epochs"}  # more epochs may resume
     files = [(str(Path(p).resolve()), Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in paths]
     blob = json.dumps([files, keep, dict(augment_cfg), taxonomy.to_dict()], sort_keys=True, default=str)
@@ -138,7 +155,9 @@ def merge_metrics(log_root: Path, out: Path) -> int:
     for k, t in enumerate(tables):
         later = [r for tt in tables[k + 1 :] for r in tt if r.get("epoch", "") != ""]
         first_later = min((int(float(r["epoch"])) for r in later), default=None)
-        rows.extend(r for r in t if first_later is None or r.get("epoch", "") == "" or int(float(r["epoch"])) < first_later)
+        rows.extend(
+            r for r in t if first_later is None or r.get("epoch", "") == "" or int(float(r["epoch"])) < first_later
+        )
     keys = sorted({k for r in rows for k in r})
     with atomic_output(out) as tmp:
         with tmp.open("w", newline="") as f:
@@ -166,7 +185,14 @@ class _Throughput:
                 dt = time.perf_counter() - self.t0
                 rate = self.n * trainer.world_size / max(dt, 1e-9)
                 pl_module.log("train_seq_per_s", rate, rank_zero_only=True)
-                log.info("epoch %d: %d windows in %.1f s (%.0f windows/s over %d process(es))", trainer.current_epoch, self.n, dt, rate, trainer.world_size)
+                log.info(
+                    "epoch %d: %d windows in %.1f s (%.0f windows/s over %d process(es))",
+                    trainer.current_epoch,
+                    self.n,
+                    dt,
+                    rate,
+                    trainer.world_size,
+                )
 
         return Throughput()
 
@@ -187,14 +213,14 @@ def fit(
     from lightning.pytorch.loggers import CSVLogger
 
     cfg = resolve_config(cfg)
-    from . import augment
+    from elasticc_classification.features import augment
 
     augment_cfg = augment.resolve_config(augment_cfg)
     out = Path(out)
     ckpt_dir = Path(ckpt_dir) if ckpt_dir else out.parent / "checkpoints"
     shard_paths = [str(p) for p in shard_paths]
     if taxonomy is None:
-        from .shards import read_shard_meta
+        from elasticc_classification.features.shards import read_shard_meta
 
         tx = read_shard_meta(shard_paths[0]).get("taxonomy") if shard_paths else None
         if not tx:
@@ -228,7 +254,9 @@ def fit(
     dm = ShardDataModule(shard_paths, taxonomy, cfg, augment_cfg, training_set=ts)
 
     resume = _prepare_ckpt_dir(ckpt_dir, _fingerprint(shard_paths, cfg, augment_cfg, taxonomy))
-    ckpt_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_loss", mode="min", save_top_k=1, save_last=True)
+    ckpt_cb = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="best", monitor="val_loss", mode="min", save_top_k=1, save_last=True
+    )
     callbacks = [
         ckpt_cb,
         EarlyStopping(monitor="val_loss", mode="min", patience=int(cfg["patience"])),
@@ -239,8 +267,8 @@ def fit(
         callbacks.append(TQDMProgressBar(refresh_rate=20))
     loggers = [CSVLogger(str(ckpt_dir), name="logs")]
     try:
-        from lightning.pytorch.loggers import TensorBoardLogger
         import tensorboard  # noqa: F401
+        from lightning.pytorch.loggers import TensorBoardLogger
 
         loggers.append(TensorBoardLogger(str(ckpt_dir), name="tensorboard"))
     except ImportError:
@@ -265,7 +293,13 @@ def fit(
         limit_train_batches=cfg["limit_train_batches"],
         default_root_dir=str(ckpt_dir),
     )
-    log.info("training on %s (precision %s, %d process(es)); checkpoints in %s", accelerator, precision, trainer.world_size, ckpt_dir)
+    log.info(
+        "training on %s (precision %s, %d process(es)); checkpoints in %s",
+        accelerator,
+        precision,
+        trainer.world_size,
+        ckpt_dir,
+    )
     trainer.fit(model, datamodule=dm, ckpt_path=str(resume) if resume else None)
     if not trainer.is_global_zero:
         return model
@@ -321,7 +355,13 @@ def run_cli(
     cfg = resolve_config(conf.get("train"))
     torch.set_num_threads(max(1, int(threads or cfg["threads"])))
     tax_path = taxonomy or conf.get("taxonomy")
-    if tax_path is not None and config is not None and taxonomy is None and not Path(tax_path).is_absolute() and not Path(tax_path).exists():
+    if (
+        tax_path is not None
+        and config is not None
+        and taxonomy is None
+        and not Path(tax_path).is_absolute()
+        and not Path(tax_path).exists()
+    ):
         tax_path = Path(config).resolve().parent.parent / tax_path  # config/ sits in the repository root
     out = Path(out)
     fit(

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .taxonomy import Taxonomy
+from elasticc_classification.features.taxonomy import Taxonomy
 
 #: Days after the first detection at which light curves are truncated for evaluation.
 DEFAULT_DAYS: tuple[int, ...] = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)

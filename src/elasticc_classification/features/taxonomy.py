@@ -8,16 +8,17 @@ probability column written by the package. The root has depth 0.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import yaml
 
-from .errors import InputError
+from elasticc_classification.errors import InputError
 
 
 class TaxonomyError(InputError):
@@ -43,7 +44,7 @@ class Taxonomy:
 
     # -- construction -------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, spec: Mapping[str, Any], source: str = "<dict>") -> "Taxonomy":
+    def from_dict(cls, spec: Mapping[str, Any], source: str = "<dict>") -> Taxonomy:
         """Build from ``{"root": ..., "tree": {...}, "models": {...}}`` (the YAML layout)."""
         if not isinstance(spec, Mapping) or "tree" not in spec:
             raise TaxonomyError(f"{source}: a taxonomy needs a 'tree' mapping of parent -> [children]")
@@ -73,7 +74,9 @@ class Taxonomy:
         while i < len(nodes):
             for c in children_of.get(nodes[i], []):
                 if c in seen:
-                    raise TaxonomyError(f"{source}: node {c!r} appears twice (a node has one parent; the tree has no cycles)")
+                    raise TaxonomyError(
+                        f"{source}: node {c!r} appears twice (a node has one parent; the tree has no cycles)"
+                    )
                 seen.add(c)
                 nodes.append(c)
                 parent.append(i)
@@ -99,7 +102,7 @@ class Taxonomy:
         return tax
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Taxonomy":
+    def load(cls, path: str | Path | None = None) -> Taxonomy:
         """Load a taxonomy YAML file; ``None`` loads the default ORACLE taxonomy."""
         if path is None:
             text = resources.files("elasticc_classification").joinpath("data/taxonomy.yaml").read_text()
@@ -118,7 +121,9 @@ class Taxonomy:
 
     def to_dict(self) -> dict[str, Any]:
         """The YAML layout (round-trips through :meth:`from_dict`); stored in model artifacts."""
-        tree = {self.nodes[i]: [self.nodes[c] for c in self.children(i)] for i in range(self.n_nodes) if self.children(i)}
+        tree = {
+            self.nodes[i]: [self.nodes[c] for c in self.children(i)] for i in range(self.n_nodes) if self.children(i)
+        }
         return {"root": self.nodes[0], "tree": tree, "models": dict(self.models)}
 
     # -- structure ----------------------------------------------------------------------

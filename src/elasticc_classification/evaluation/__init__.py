@@ -1,0 +1,1 @@
+"""Evaluation stage: metrics, calibration, evaluation over truncations, plots."""

@@ -1,0 +1,1 @@
+"""Tensorize stage: taxonomy, preprocessing, features, shards and batch-time windows (no torch)."""

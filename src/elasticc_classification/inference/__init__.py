@@ -1,0 +1,1 @@
+"""Inference: the classifier and its loaders, prediction, export, alerts."""

@@ -1,0 +1,187 @@
+"""A loaded model behind one runtime (PyTorch or ONNX Runtime), and batched inference over shards.
+
+:class:`Classifier` is what prediction, evaluation and the alert path use: the model's taxonomy,
+its feature configuration and a numpy forward function ``(x (B, T, F) float32 padded, lengths (B,)
+int64, static (B, S) float32 raw, NaN = missing) -> marginals (B, n_nodes) float64``.
+:func:`batched` runs it over windows of a shard in length-sorted batches; :func:`window_ends`
+cuts windows by days since the first detection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from elasticc_classification.errors import InputError
+from elasticc_classification.features.augment import days_ends, pad_windows
+from elasticc_classification.features.shards import Shard
+from elasticc_classification.features.taxonomy import Taxonomy
+
+RUNTIMES = ("torch", "onnx")
+#: Forward function of a loaded model: (x (B,T,F) float32, lengths (B,) int64, static (B,S) float32)
+#: -> marginal probabilities (B, n_nodes) float64.
+Forward = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class Classifier:
+    """A loaded model behind one runtime: its taxonomy, feature configuration and forward function."""
+
+    taxonomy: Taxonomy
+    feature_cfg: dict[str, Any]
+    forward: Forward
+    runtime: str
+    feature_names: list[str] | None = None
+    #: optional: marginals after every observation, (B, T, n_nodes), from the same inputs
+    stepwise: Forward | None = None
+
+
+# --- batched inference ---------------------------------------------------------------------
+def batched(
+    forward: Forward,
+    shard: Shard,
+    idx: np.ndarray,
+    ends: np.ndarray,
+    batch_size: int = 1024,
+    n_nodes: int | None = None,
+) -> np.ndarray:
+    """``forward`` (e.g. marginals ``(len(idx), n_nodes)``) of windows ``x[offsets[idx] : offsets[idx] + ends]``.
+
+    Windows are sorted by decreasing length before batching (little padding); results come back
+    in the order of ``idx``.
+    """
+    idx = np.asarray(idx, np.int64)
+    ends = np.asarray(ends, np.int64)
+    order = np.argsort(-ends, kind="stable")  # decreasing length: little padding, packed sequences need no sort
+    out: np.ndarray | None = None if n_nodes is None else np.empty((len(idx), n_nodes))
+    for s in range(0, len(idx), batch_size):
+        sel = order[s : s + batch_size]
+        x, lengths = pad_windows(shard.x, shard.offsets, idx[sel], ends[sel])
+        p = forward(x, lengths, shard.static[idx[sel]])
+        if out is None:
+            out = np.empty((len(idx), p.shape[1]))
+        out[sel] = p
+    return out if out is not None else np.zeros((0, n_nodes or 0))
+
+
+def batched_steps(
+    stepwise: Forward, shard: Shard, idx: np.ndarray, ends: np.ndarray, batch_size: int = 1024, n_nodes: int = 0
+) -> np.ndarray:
+    """Marginals after every observation of windows ``idx``/``ends``: ``(sum(ends), n_nodes)``,
+    object by object in the order of ``idx``, observations in time order."""
+    idx = np.asarray(idx, np.int64)
+    ends = np.asarray(ends, np.int64)
+    start = np.r_[0, np.cumsum(ends)[:-1]]
+    out = np.empty((int(ends.sum()), n_nodes))
+    order = np.argsort(ends, kind="stable")
+    for s in range(0, len(idx), batch_size):
+        sel = order[s : s + batch_size]
+        x, lengths = pad_windows(shard.x, shard.offsets, idx[sel], ends[sel])
+        p = stepwise(x, lengths, shard.static[idx[sel]])  # (B, T, n_nodes)
+        row = np.repeat(np.arange(len(sel)), lengths)
+        step = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        out[np.repeat(start[sel], lengths) + step] = p[row, step]
+    return out
+
+
+def window_ends(shard: Shard, days: float | None) -> np.ndarray:
+    """Observations used per object: all, or those up to ``days`` after the first detection."""
+    if days is None:
+        return shard.lengths.astype(np.int64)
+    return days_ends(shard.x[:, 0], shard.offsets, shard.first_det, None, float(days))
+
+
+# --- loading models -------------------------------------------------------------
+def load_classifier(model_path: str | Path, runtime: str = "torch") -> Classifier:
+    """Load a model artifact for ``runtime``: ``torch`` needs the checkpoint; ``onnx`` takes an
+    exported ``.onnx`` file (or a checkpoint, exported to a temporary file first)."""
+    if runtime not in RUNTIMES:
+        raise InputError(f"runtime {runtime!r} is not one of {list(RUNTIMES)}")
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise InputError(f"model file {model_path} does not exist: train a model first or give its path")
+    if runtime == "onnx":
+        return load_onnx_classifier(model_path)
+    if model_path.suffix == ".onnx":
+        raise InputError(f"{model_path} is an ONNX file: use --runtime onnx with it (or give the .ckpt for torch)")
+    return torch_classifier(model_path)
+
+
+def torch_classifier(model_path: str | Path) -> Classifier:
+    """A checkpoint behind the PyTorch runtime (CPU, inference mode)."""
+    import torch
+
+    from elasticc_classification.inference.export import exportable
+    from elasticc_classification.model.loss import log_marginals
+    from elasticc_classification.model.module import load_model
+
+    model = load_model(model_path)
+    tax = model.taxonomy
+    steps = exportable(model)
+
+    def forward(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            logits = model(torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(static))
+            return log_marginals(logits, model.tree).exp().double().numpy()
+
+    def stepwise(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return steps.marginals(steps.step_logits(torch.from_numpy(x), torch.from_numpy(static))).double().numpy()
+
+    return Classifier(tax, model_feature_cfg(model), forward, "torch", model.feature_names, stepwise)
+
+
+def model_feature_cfg(model: Any) -> dict[str, Any]:
+    """The feature configuration (``build_shard`` cfg) stored in a model's hyper-parameters."""
+    hp = model.hparams
+    if not hp.get("preprocess"):
+        raise InputError("model artifact holds no preprocessing settings: retrain it with this version")
+    return dict(hp["preprocess"])
+
+
+def load_onnx_classifier(path: str | Path):
+    """A :class:`Classifier` running on onnxruntime (CPU). A checkpoint is exported to a
+    temporary ONNX file first (removed once the session has read it)."""
+    import contextlib
+    import tempfile
+
+    from elasticc_classification.inference.export import META_KEY, export
+
+    path = Path(path)
+    with contextlib.ExitStack() as stack:
+        if path.suffix != ".onnx":
+            tmpdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="elasticc-onnx-"))
+            path = export(path, Path(tmpdir) / "model.onnx", "onnx")
+        try:
+            import onnx
+            import onnxruntime as ort
+        except ImportError:
+            raise InputError("onnxruntime is not installed: pip install 'elasticc-classification[onnx]'") from None
+        try:
+            meta_props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+            so = ort.SessionOptions()
+            so.add_session_config_entry(
+                "session.intra_op.allow_spinning", "0"
+            )  # shared CPUs: no busy-wait between batches
+            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001 - onnx/ort raise many types for bad files
+            raise InputError(f"{path}: not a readable ONNX model ({type(e).__name__}); export it again") from None
+    if META_KEY not in meta_props:
+        raise InputError(f"{path}: no {META_KEY} metadata; export it with `elasticc-classification export`")
+    meta = json.loads(meta_props[META_KEY])
+    tax = Taxonomy.from_dict(meta["taxonomy"], str(path))
+
+    def forward(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
+        feeds = {
+            "x": np.ascontiguousarray(x, np.float32),
+            "lengths": np.asarray(lengths, np.int64),
+            "static": np.ascontiguousarray(static, np.float32),
+        }
+        return sess.run(None, feeds)[0].astype(np.float64)
+
+    return Classifier(tax, dict(meta["preprocess"]), forward, "onnx", feature_names=list(meta["feature_names"]))

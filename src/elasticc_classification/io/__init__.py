@@ -1,0 +1,1 @@
+"""Reading and writing files: the FITS reader, SNANA conversion, chunk layout, parquet, download."""

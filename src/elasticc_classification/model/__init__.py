@@ -1,0 +1,1 @@
+"""Training stage: the network, the hierarchical loss, the Lightning module and data module, fit."""
