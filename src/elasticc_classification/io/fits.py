@@ -13,12 +13,14 @@ import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pyarrow as pa
 
 from elasticc_classification.errors import InputError
 
+_inflate: ModuleType
 try:  # ISA-L inflates gzip about 1.7x faster than zlib (a dependency; zlib is the fallback)
     from isal import isal_zlib as _inflate
 except ImportError:  # pragma: no cover
@@ -60,7 +62,9 @@ class FitsTable:
         return len(self.data)
 
     def column_offset(self, name: str) -> int:
-        return self.data.dtype.fields[name][1]
+        fields = self.data.dtype.fields
+        assert fields is not None  # a structured dtype, built by read_fits_table
+        return int(fields[name][1])
 
 
 def _read_bytes(path: Path) -> bytes:

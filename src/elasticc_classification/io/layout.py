@@ -103,7 +103,7 @@ def find_pairs(raw_dir: str | Path) -> list[ChunkPair]:
             if kind in entry and other not in entry:
                 raise LayoutError(f"{entry[kind]} has no {other} partner file: restore it or remove the {kind} file")
         pairs.append(ChunkPair(model, chunk, entry["HEAD"], entry["PHOT"]))
-    models = {}
+    models: dict[str, set[Path]] = {}
     for p in pairs:
         models.setdefault(p.model, set()).add(p.head.parent)
     for model, dirs in models.items():

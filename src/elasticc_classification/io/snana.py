@@ -153,10 +153,10 @@ def read_pair(head: str | Path, phot: str | Path, model: str | None = None) -> p
     from elasticc_classification.io import layout
 
     head, phot = Path(head), Path(phot)
-    for p, kind, other in ((head, "HEAD", phot), (phot, "PHOT", head)):
-        if not p.is_file():
+    for path, kind, other in ((head, "HEAD", phot), (phot, "PHOT", head)):
+        if not path.is_file():
             raise SnanaFormatError(
-                f"{p}: {kind} file not found (partner of {other}); restore it or convert a complete pair"
+                f"{path}: {kind} file not found (partner of {other}); restore it or convert a complete pair"
             )
     if model is None:
         model = layout.model_from_path(head)
