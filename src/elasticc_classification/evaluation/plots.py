@@ -140,9 +140,9 @@ def read_loss_log(metrics_csv: str | Path) -> dict[str, tuple[np.ndarray, np.nda
         ]
         if not pairs:
             continue
-        e, v = np.array(pairs).T
-        epochs = np.unique(e)
-        means = np.array([v[e == k].mean() for k in epochs])  # few epochs: not a hot path
+        ep, v = np.array(pairs).T
+        epochs = np.unique(ep)
+        means = np.array([v[ep == k].mean() for k in epochs])  # few epochs: not a hot path
         out[col.removesuffix("_epoch")] = (epochs, means)
     return out
 
@@ -232,7 +232,7 @@ def lightcurve_gallery(
     if n_objects is None:
         n_objects = int(cfg["gallery_objects"])
     cols = ["SNID", "MODEL", *PHOT_REQUIRED]
-    panels = []  # (light curves, keep result, row, SNID, MODEL) of every object drawn
+    panels: list[tuple[Any, ...]] = []  # (light curves, keep result, row, SNID, MODEL) of every object drawn
     for p in parquets:
         t = read_parquet(p, cols)
         missing = [c for c in cols if c not in t.column_names]
@@ -272,10 +272,11 @@ def lightcurve_gallery(
                 kr.mask[s],
                 f"SNID {snid}  {label}",
             )
+        from matplotlib.artist import Artist
         from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
 
-        handles = [Line2D([], [], ls="", marker="o", color=c, label=b) for b, c in BAND_COLOURS.items()]
+        handles: list[Artist] = [Line2D([], [], ls="", marker="o", color=c, label=b) for b, c in BAND_COLOURS.items()]
         handles += [
             Line2D([], [], ls="", marker="o", color="k", label="detection"),
             Line2D([], [], ls="", marker="o", mfc="none", color="k", label="non-detection"),
