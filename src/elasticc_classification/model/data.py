@@ -297,13 +297,12 @@ class _TrainBatches(IterableDataset):
         epoch = trainer.current_epoch if trainer is not None else self._epoch
         self._epoch += 1
         rng = np.random.default_rng([int(dm.cfg["seed"]), int(epoch), 1])
-        obj = rng.permutation(dm.ts.train_idx)
-        d = dm.ts.data
+        ts = dm.training_set
+        obj = rng.permutation(ts.train_idx)
+        d = ts.data
         ends = augment.sample_ends(dm.t, d.offsets, d.first_det, obj, dm.augment_cfg, rng)
         max_pad = dm.cfg["max_padding"]
-        if (
-            max_pad == "auto"
-        ):  # on GPUs the full batch beat halving on uniform 1-500 lengths (0.89x with 0.25; docs/train.md)
+        if max_pad == "auto":  # on GPUs the full batch beat halving on 1-500 lengths (0.89x with 0.25; docs/train.md)
             on_cpu = trainer is None or trainer.strategy.root_device.type == "cpu"
             max_pad = 0.25 if on_cpu else 1.0
         batches = bucket_batches(ends, int(dm.cfg["batch_size"]), int(dm.cfg["bucket_batches"]), rng, float(max_pad))
@@ -320,10 +319,11 @@ class _FixedBatches(IterableDataset):
 
     def __init__(self, dm: ShardDataModule):
         self.dm = dm
-        d = dm.ts.data
+        ts = dm.training_set
+        d = ts.data
         days = [float(v) for v in dm.cfg["val_days"]]
-        obj = np.tile(dm.ts.val_idx, len(days))
-        dd = np.repeat(np.asarray(days), len(dm.ts.val_idx))
+        obj = np.tile(ts.val_idx, len(days))
+        dd = np.repeat(np.asarray(days), len(ts.val_idx))
         ends = augment.days_ends(dm.t, d.offsets, d.first_det, obj, dd)
         order = np.argsort(ends, kind="stable")
         self.obj, self.ends = obj[order], ends[order]
@@ -375,6 +375,13 @@ class ShardDataModule(L.LightningDataModule):
         self.device_data: DeviceData | None = None
         self._val: _FixedBatches | None = None
 
+    @property
+    def training_set(self) -> TrainingSet:
+        """The loaded training set (after :meth:`setup`)."""
+        if self.ts is None:
+            raise RuntimeError("ShardDataModule.setup() has not run: no training set loaded")
+        return self.ts
+
     def setup(self, stage: str | None = None) -> None:
         if self.ts is None:
             self.ts = load_training_set(self.paths, self.taxonomy, self.cfg)
@@ -395,6 +402,8 @@ class ShardDataModule(L.LightningDataModule):
         there: a slice of the plan, no host-device copy and no synchronisation per batch."""
         obj, ends = batch["plan"].on(device)
         a, b = batch["slice"]
+        if self.device_data is None:
+            raise RuntimeError("ShardDataModule.setup() has not run: no data on the device")
         out = collate(self.device_data.on(device), obj[a:b], ends[a:b], batch["t_max"])
         out["lengths"] = ends[a:b]
         out["lengths_cpu"] = torch.from_numpy(batch["lengths_cpu"])
@@ -457,7 +466,7 @@ def synthetic_shard(
     )
     static[rng.random((n, n_static)) < 0.1] = np.nan
     split = rng.choice(np.array([0, 1, 2], np.int8), n, p=[0.7, 0.1, 0.2])
-    inv_models = {}
+    inv_models: dict[str, str] = {}
     for m, lf in taxonomy.models.items():
         inv_models.setdefault(lf, m)
     model = np.array([inv_models.get(taxonomy.nodes[i], taxonomy.nodes[i]) for i in leaf], dtype=object)

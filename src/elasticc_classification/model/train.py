@@ -210,7 +210,7 @@ def fit(
     log). ``taxonomy`` None: the one stored in the first shard. Returns the best model (CPU, eval)."""
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
-    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.loggers import CSVLogger, Logger
 
     cfg = resolve_config(cfg)
     from elasticc_classification.features import augment
@@ -225,7 +225,7 @@ def fit(
         tx = read_shard_meta(shard_paths[0]).get("taxonomy") if shard_paths else None
         if not tx:
             raise InputError("no taxonomy given and the shards carry none: pass --taxonomy")
-        taxonomy = Taxonomy.from_dict(tx, shard_paths[0])
+        taxonomy = Taxonomy.from_dict(tx, str(shard_paths[0]))
 
     L.seed_everything(int(cfg["seed"]), workers=True, verbose=False)
     ts = load_training_set(shard_paths, taxonomy, cfg)
@@ -265,7 +265,7 @@ def fit(
     ]
     if cfg["progress_bar"]:
         callbacks.append(TQDMProgressBar(refresh_rate=20))
-    loggers = [CSVLogger(str(ckpt_dir), name="logs")]
+    loggers: list[Logger] = [CSVLogger(str(ckpt_dir), name="logs")]
     try:
         import tensorboard  # noqa: F401
         from lightning.pytorch.loggers import TensorBoardLogger
@@ -280,7 +280,7 @@ def fit(
         devices=cfg["devices"],
         num_nodes=int(cfg["num_nodes"]),
         strategy=cfg["strategy"],
-        precision=precision,
+        precision=precision,  # type: ignore[arg-type]  # a validated precision string from the config
         max_epochs=int(cfg["max_epochs"]),
         gradient_clip_val=cfg["gradient_clip"] or None,
         callbacks=callbacks,
