@@ -17,6 +17,7 @@ include: "rules/tensorize.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/predict.smk"
+include: "rules/alerts.smk"
 include: "rules/download.smk"
 
 

@@ -138,3 +138,37 @@ def test_unreadable_or_invalid_file(tmp_path):
     bad.write_text("tree: [unclosed")
     with pytest.raises(TaxonomyError, match="not valid YAML"):
         Taxonomy.load(bad)
+
+
+# --- ELAsTiCC class ids (issue 12: brokerClassification) ------------------------------------
+ISSUE_LEAF_IDS = {
+    "SNIa": 2222, "SNIb/c": 2223, "SNII": 2224, "SNIax": 2225, "SNI91bg": 2226, "KN": 2232, "M-dwarf Flare": 2233,
+    "Dwarf Novae": 2234, "uLens": 2235, "SLSN": 2242, "TDE": 2243, "ILOT": 2244, "CART": 2245, "PISN": 2246,
+    "Cepheid": 2322, "RR Lyrae": 2323, "Delta Scuti": 2324, "EB": 2325, "AGN": 2332,
+}  # fmt: skip
+
+
+def test_class_ids_are_the_elasticc_ids(root):
+    tax = Taxonomy.load(root / "config/taxonomy.yaml")
+    assert dict(zip(tax.leaf_names, tax.leaf_class_ids().tolist())) == ISSUE_LEAF_IDS
+    internal = {"Transient": 2200, "SN": 2220, "Fast": 2230, "Long": 2240, "Variable": 2300, "Periodic": 2320}
+    assert {k: tax.class_ids[k] for k in internal} == internal
+    assert Taxonomy.from_dict(tax.to_dict()).class_ids == tax.class_ids
+    assert Taxonomy.load(None).class_ids == tax.class_ids
+
+
+def test_taxonomy_without_class_ids_fails_clearly_for_broker_classification(root):
+    spec = yaml.safe_load((root / "config/taxonomy.yaml").read_text())
+    spec.pop("class_ids")
+    tax = Taxonomy.from_dict(spec)
+    with pytest.raises(TaxonomyError, match="has no class_ids.*--taxonomy"):
+        tax.leaf_class_ids()
+    spec["class_ids"] = {"SNIa": 2222}
+    with pytest.raises(TaxonomyError, match="no class id for the leaves"):
+        Taxonomy.from_dict(spec).leaf_class_ids()
+    spec["class_ids"] = {"Nope": 1}
+    with pytest.raises(TaxonomyError, match="not in the tree"):
+        Taxonomy.from_dict(spec)
+    spec["class_ids"] = {"SNIa": 2222, "SNII": 2222}
+    with pytest.raises(TaxonomyError, match="class id 2222 given to both"):
+        Taxonomy.from_dict(spec)

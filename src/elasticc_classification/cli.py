@@ -105,6 +105,38 @@ def _cmd_download(args: argparse.Namespace) -> None:
     print(marker)
 
 
+def _cmd_classify_alerts(args: argparse.Namespace) -> None:
+    from elasticc_classification.inference.alerts import classify_alerts
+
+    names = {
+        k: v
+        for k, v in (
+            ("broker_name", args.broker_name),
+            ("broker_version", args.broker_version),
+            ("classifier_name", args.classifier_name),
+            ("classifier_params", args.classifier_params),
+        )
+        if v is not None
+    }
+    classify_alerts(
+        args.model,
+        args.input,
+        args.out,
+        runtime=args.runtime,
+        fmt=args.format,
+        skip_bad=args.skip_bad,
+        batch_size=args.batch_size,
+        taxonomy=args.taxonomy,
+        **names,
+    )
+
+
+def _cmd_alerts(args: argparse.Namespace) -> None:
+    from elasticc_classification.io.alerts import simulate
+
+    simulate(args.input, args.outdir, chunk_size=args.chunk_size, schemaless=args.schemaless)
+
+
 # --- parser --------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -229,6 +261,44 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--sha256", default=None, help="expected SHA-256 (default: computed and recorded)")
     dl.add_argument("--keep-tarball", action="store_true", help="keep DEST.tar.bz2 after unpacking")
     dl.set_defaults(func=_cmd_download)
+
+    ca = sub.add_parser(
+        "classify-alerts", help="broker mode: ELAsTiCC Avro alerts -> brokerClassification records (or parquet)"
+    )
+    ca.add_argument("model", type=Path, help="model artifact (.ckpt), or an exported .onnx with --runtime onnx")
+    ca.add_argument(
+        "input",
+        type=Path,
+        nargs="+",
+        help="Avro container files (.avro[.gz]), schemaless message files, directories of them, or parquet of alerts",
+    )
+    ca.add_argument("out", type=Path, help="output: Avro container of brokerClassification records (or parquet)")
+    ca.add_argument("--runtime", choices=["torch", "onnx"], default="torch")
+    ca.add_argument(
+        "--format",
+        choices=["avro", "parquet"],
+        default="avro",
+        help="avro: brokerClassification records; parquet: every node's probability and pred_* per alert",
+    )
+    ca.add_argument("--skip-bad", action="store_true", help="skip bad files and alerts (counted in the log)")
+    ca.add_argument("--batch-size", type=int, default=1024)
+    ca.add_argument("--taxonomy", type=Path, help="taxonomy YAML with class_ids, for a model whose taxonomy has none")
+    ca.add_argument("--broker-name", help="brokerName (default ELAsTiCC-Classification)")
+    ca.add_argument("--broker-version", help="brokerVersion (default: this package's version)")
+    ca.add_argument("--classifier-name", help="classifierName (default: package, version and model kind)")
+    ca.add_argument("--classifier-params", help="classifierParams (default: model file name, SHA-256, runtime)")
+    ca.set_defaults(func=_cmd_classify_alerts)
+
+    al = sub.add_parser(
+        "alerts", help="simulate the ELAsTiCC alert stream of SNANA files: one alert per detection (Avro)"
+    )
+    al.add_argument(
+        "input", type=Path, nargs="+", help="HEAD [PHOT] FITS file(s), a raw/model directory, or converted parquet"
+    )
+    al.add_argument("outdir", type=Path, help="output directory (alerts_NNNNNN.avro, or <alertId>.avro-msg)")
+    al.add_argument("--chunk-size", type=int, default=10_000, help="alerts per container file (default 10000)")
+    al.add_argument("--schemaless", action="store_true", help="one schemaless message per file (as on Kafka)")
+    al.set_defaults(func=_cmd_alerts)
 
     return p
 

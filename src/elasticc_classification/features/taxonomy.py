@@ -3,7 +3,8 @@
 A taxonomy is a tree given as ``{parent: [children, ...]}`` from the root down, plus a
 mapping from SNANA simulation model names to leaves. Node order is breadth-first with
 children in the order listed; it fixes the order of the model's logits and of every
-probability column written by the package. The root has depth 0.
+probability column written by the package. The root has depth 0. Optionally ``class_ids`` maps
+nodes to ELAsTiCC taxonomy class ids (integers), which brokerClassification messages report.
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ class Taxonomy:
     parent : index of each node's parent (-1 for the root).
     depth : depth of each node (root 0).
     models : SNANA model name -> leaf name.
+    class_ids : node name -> ELAsTiCC class id (may be empty, or cover only some nodes).
     """
 
     nodes: tuple[str, ...]
     parent: np.ndarray
     depth: np.ndarray
     models: Mapping[str, str] = field(default_factory=dict)
+    class_ids: Mapping[str, int] = field(default_factory=dict)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -99,6 +102,21 @@ class Taxonomy:
                 f"{source}: models mapped to names that are not leaves: {bad}; leaves are {sorted(leaves)}"
             )
         object.__setattr__(tax, "models", {str(k): str(v) for k, v in models.items()})
+        ids = spec.get("class_ids") or {}
+        if not isinstance(ids, Mapping):
+            raise TaxonomyError(f"{source}: 'class_ids' must map node names to ELAsTiCC class ids (integers)")
+        unknown = sorted(str(k) for k in ids if k not in tax.index)
+        if unknown:
+            raise TaxonomyError(f"{source}: class_ids name nodes that are not in the tree: {unknown}")
+        bad_ids = {k: v for k, v in ids.items() if isinstance(v, bool) or not isinstance(v, int)}
+        if bad_ids:
+            raise TaxonomyError(f"{source}: class ids must be integers, got {bad_ids}")
+        seen_ids: dict[int, str] = {}
+        for k, v in ids.items():
+            if v in seen_ids:
+                raise TaxonomyError(f"{source}: class id {v} given to both {seen_ids[v]!r} and {k!r}")
+            seen_ids[v] = k
+        object.__setattr__(tax, "class_ids", {str(k): int(v) for k, v in ids.items()})
         return tax
 
     @classmethod
@@ -124,7 +142,10 @@ class Taxonomy:
         tree = {
             self.nodes[i]: [self.nodes[c] for c in self.children(i)] for i in range(self.n_nodes) if self.children(i)
         }
-        return {"root": self.nodes[0], "tree": tree, "models": dict(self.models)}
+        out: dict[str, Any] = {"root": self.nodes[0], "tree": tree, "models": dict(self.models)}
+        if self.class_ids:
+            out["class_ids"] = dict(self.class_ids)
+        return out
 
     # -- structure ----------------------------------------------------------------------
     @property
@@ -209,3 +230,17 @@ class Taxonomy:
                 f"model {model!r} is not in the taxonomy's model mapping; known models: {sorted(self.models)}. "
                 "Add it under 'models:' in the taxonomy file"
             ) from None
+
+    # -- ELAsTiCC class ids -------------------------------------------------------------
+    def leaf_class_ids(self) -> np.ndarray:
+        """ELAsTiCC class id (int64) of every leaf, in leaf order; :class:`TaxonomyError` when the
+        taxonomy has no ids or misses some leaves (brokerClassification needs every leaf's)."""
+        missing = [n for n in self.leaf_names if n not in self.class_ids]
+        if missing:
+            what = "has no class_ids" if not self.class_ids else f"has no class id for the leaves {missing}"
+            raise TaxonomyError(
+                f"the model's taxonomy {what}: brokerClassification messages need an ELAsTiCC class id per leaf. "
+                "Add a 'class_ids:' mapping to the taxonomy file (see config/taxonomy.yaml) and retrain, or give "
+                "that file with --taxonomy"
+            )
+        return np.array([self.class_ids[n] for n in self.leaf_names], dtype=np.int64)
