@@ -26,9 +26,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from predict import make_model  # noqa: E402  bench/predict.py, beside this script
 
+from elasticc_classification import config  # noqa: E402
 from elasticc_classification.evaluation import evaluate as E  # noqa: E402
 from elasticc_classification.evaluation.metrics import DEFAULT_DAYS  # noqa: E402
-from elasticc_classification.features.features import feature_names, resolve_config, static_names  # noqa: E402
+from elasticc_classification.features.features import feature_names, static_names  # noqa: E402
 from elasticc_classification.features.shards import Shard, write_shard  # noqa: E402
 from elasticc_classification.features.taxonomy import Taxonomy  # noqa: E402
 from elasticc_classification.model.module import load_model  # noqa: E402
@@ -37,7 +38,7 @@ from elasticc_classification.model.module import load_model  # noqa: E402
 def synthetic_test_shard(n: int, path: Path, seed: int = 0) -> None:
     """``n`` test objects, 5-150 observations, a few days apart, first detection in the first third."""
     rng = np.random.default_rng(seed)
-    cfg = resolve_config({})
+    cfg = config.section_defaults("tensorize")
     f, s, tax = len(feature_names(cfg)), len(static_names(cfg)), Taxonomy.load()
     lengths = rng.integers(5, 150, n)
     off = np.r_[0, np.cumsum(lengths)].astype(np.int64)

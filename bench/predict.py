@@ -5,7 +5,7 @@ process on the same inputs (ratio = ours / baseline), because absolute timings o
 are noise. Paths measured (the default architecture: LSTM 2x100, static branch, head, marginals):
 
 * ``torch``      the model's own forward (packed on GPUs, padded on CPUs: ``train.model.pack``) + ``loss.log_marginals``;
-* ``exportable`` the export-friendly forward (padded LSTM + dense group softmax), marginals out;
+* ``exportable`` what an export file holds: the same network on its padded path + its in-graph marginals;
 * ``onnx``       the ONNX export on onnxruntime (CPU only).
 
 Usage::
@@ -31,7 +31,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from elasticc_classification.features.features import feature_names, resolve_config, static_names  # noqa: E402
+from elasticc_classification import config  # noqa: E402
+from elasticc_classification.features.features import feature_names, static_names  # noqa: E402
 from elasticc_classification.features.taxonomy import Taxonomy  # noqa: E402
 from elasticc_classification.inference import export as X  # noqa: E402
 from elasticc_classification.model.loss import log_marginals  # noqa: E402
@@ -40,7 +41,7 @@ from elasticc_classification.model.module import HierarchicalClassifier, artifac
 
 def make_model(path: Path) -> None:
     """Default-architecture model artifact (untrained: weights do not change the cost)."""
-    cfg = resolve_config({})
+    cfg = config.section_defaults("tensorize")
     m = HierarchicalClassifier(Taxonomy.load().to_dict(), feature_names(cfg), static_names(cfg), preprocess=cfg)
     torch.save(artifact_dict(m.eval()), path)
 

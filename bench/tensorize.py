@@ -36,8 +36,10 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from elasticc_classification import config  # noqa: E402
 from elasticc_classification.features import features  # noqa: E402
 from elasticc_classification.features.augment import pad_windows, sample_ends  # noqa: E402
+from elasticc_classification.features.lightcurves import BANDS  # noqa: E402
 from elasticc_classification.features.shards import read_shard, write_shard  # noqa: E402
 from elasticc_classification.features.taxonomy import Taxonomy  # noqa: E402
 from elasticc_classification.features.tensorize import needed_columns, tensorize  # noqa: E402
@@ -104,7 +106,7 @@ def baseline(parquet: Path, cfg: dict, taxonomy: Taxonomy, min_length: int = 1) 
 
 def baseline_from_table(table: pa.Table, cfg: dict, taxonomy: Taxonomy, min_length: int = 1) -> list[LightCurve]:
     """The original approach from a table in memory: per object, every prefix its own deep copy."""
-    cfg = features.resolve_config(cfg)
+    cfg = config.resolve("tensorize", cfg)
     static_all, _ = features.static_features(table, cfg)
     cols = {
         c: table.column(c).to_pylist() for c in ("SNID", "MODEL", "MJD", "BAND", "PHOTFLAG", "FLUXCAL", "FLUXCALERR")
@@ -114,7 +116,7 @@ def baseline_from_table(table: pa.Table, cfg: dict, taxonomy: Taxonomy, min_leng
         mjd = np.asarray(cols["MJD"][i], float)
         order = np.argsort(mjd, kind="stable")
         mjd = mjd[order]
-        band = np.asarray([features.BANDS.index(b.strip()) for b in cols["BAND"][i]])[order]
+        band = np.asarray([BANDS.index(b.strip()) for b in cols["BAND"][i]])[order]
         flag = np.asarray(cols["PHOTFLAG"][i])[order]
         flux = np.asarray(cols["FLUXCAL"][i], float)[order]
         err = np.asarray(cols["FLUXCALERR"][i], float)[order]
@@ -214,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         n_prefixes = len(prefixes)
         best.clear()
         # the same without the parquet read: both start from one table in memory (plain strings)
-        table = pq.read_table(parquet, columns=needed_columns(features.resolve_config(cfg)))
+        table = pq.read_table(parquet, columns=needed_columns(config.resolve("tensorize", cfg)))
         base_table = table.slice(0, n_base)
         mem = interleaved_best(
             {

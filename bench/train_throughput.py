@@ -41,10 +41,12 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from elasticc_classification.config import section_defaults  # noqa: E402
 from elasticc_classification.features.taxonomy import Taxonomy  # noqa: E402
 from elasticc_classification.model.data import ShardDataModule, synthetic_shard, training_set_from_shard  # noqa: E402
 from elasticc_classification.model.module import HierarchicalClassifier  # noqa: E402
-from elasticc_classification.model.train import TRAIN_DEFAULTS  # noqa: E402
+
+TRAIN_DEFAULTS = section_defaults("train")  # the config schema's train section
 
 ORACLE_EPOCH = 470_000  # training sequences in an ORACLE-size epoch
 

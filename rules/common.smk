@@ -1,17 +1,19 @@
-"""Config validation, chunk discovery and input functions shared by every rule."""
+"""Config validation, chunk discovery and input/output functions shared by every rule."""
 
 from pathlib import Path
 
 from snakemake.utils import validate
 
+from elasticc_classification.config import rule_settings
 from elasticc_classification.io import layout
 from elasticc_classification.mock import MODELS as MOCK_MODELS
 
-validate(config, schema="../config/schema.yaml")
+# The schema holds every default: validation fills them in, so rules read config[...] directly.
+validate(config, schema="../config/schema.yaml", set_default=True)
 
 # Conda environments for `--sdm conda` (paths relative to rules/; envs/*.yaml mirror pyproject).
 CONDA_CPU = "../envs/cpu.yaml"
-CONDA_TRAIN = "../envs/cuda.yaml" if config.get("train", {}).get("gpus", 0) else CONDA_CPU
+CONDA_TRAIN = "../envs/cuda.yaml" if config["train"]["gpus"] else CONDA_CPU
 
 RESULTS = Path(config["results_dir"])
 LOGS = RESULTS / "logs"
@@ -28,7 +30,7 @@ def _mock_models():
 
 def _discover_pairs():
     """(model, chunk) -> ChunkPair for every chunk the workflow converts."""
-    if config.get("raw_dir"):
+    if config["raw_dir"]:
         try:
             pairs = layout.find_pairs(config["raw_dir"])
         except layout.LayoutError as e:
@@ -56,6 +58,20 @@ def chunk_pair(wildcards):
 def all_chunk_files(pattern):
     """``pattern`` (with {model} and {chunk}) expanded over every chunk pair."""
     return [pattern.format(model=m, chunk=c) for (m, c) in sorted(PAIRS)]
+
+
+def mock_outputs(model_pattern):
+    """HEAD and PHOT files of every mock chunk of ``model_pattern`` (a model or "{model}")."""
+    mc = config["mock"]
+    files = []
+    for c in range(1, mc["chunks"] + 1):
+        files.extend(str(p) for p in layout.chunk_paths(MOCK_DIR, mc["prefix"], model_pattern, c))
+    return files
+
+
+def model_parquets(wildcards):
+    """Every chunk parquet of model ``wildcards.model``, for its light-curve gallery."""
+    return [PARQUET.format(model=m, chunk=c) for (m, c) in sorted(PAIRS) if m == wildcards.model]
 
 
 # Per-chunk outputs of convert and tensorize; every shard is an input of train, calibrate and evaluate.

@@ -9,6 +9,8 @@ rule convert:
         PARQUET,
     log:
         LOGS / "convert/{model}/{chunk}.log",
+    benchmark:
+        RESULTS / "benchmarks/convert/{model}/{chunk}.tsv"
     conda:
         CONDA_CPU
     threads: 1

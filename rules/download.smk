@@ -16,9 +16,6 @@ rule download:
         mem_mb=500,
         runtime=600,
     params:
-        url=config["download"]["url"],
-        size_bytes=config["download"]["size_bytes"],
-        sha256=config["download"]["sha256"],
-        keep_tarball=config["download"]["keep_tarball"],
+        cfg=rule_settings(config["download"], "download", "download"),
     script:
         "../scripts/download.py"

@@ -1,5 +1,6 @@
 # Evaluate stage: calibration (temperature on the validation split), metrics on the test split by
 # days since the first detection, figures, and the Snakemake report (snakemake --report report.html).
+# Each rule's params are the evaluate settings that change its output (x-changes in config/schema.yaml).
 
 from elasticc_classification.evaluation.evaluate import plot_names as _eval_plot_names
 from elasticc_classification.features.taxonomy import Taxonomy as _Taxonomy
@@ -33,6 +34,8 @@ rule calibrate:
         ),
     log:
         LOGS / "calibrate.log",
+    benchmark:
+        RESULTS / "benchmarks/calibrate.tsv"
     conda:
         CONDA_CPU
     threads: EVAL_CFG["threads"]
@@ -40,9 +43,7 @@ rule calibrate:
         mem_mb=EVAL_CFG["mem_mb"],
         runtime=EVAL_CFG["runtime"],
     params:
-        days=EVAL_CFG["days"],
-        batch_size=EVAL_CFG["batch_size"],
-        bins=EVAL_CFG["reliability_bins"],
+        cfg=rule_settings(EVAL_CFG, "evaluate", "calibrate"),
     script:
         "../scripts/calibrate.py"
 
@@ -60,6 +61,8 @@ rule evaluate:
         predictions=EVAL / "predictions.npz",
     log:
         LOGS / "evaluate.log",
+    benchmark:
+        RESULTS / "benchmarks/evaluate.tsv"
     conda:
         CONDA_CPU
     threads: EVAL_CFG["threads"]
@@ -67,10 +70,7 @@ rule evaluate:
         mem_mb=EVAL_CFG["mem_mb"],
         runtime=EVAL_CFG["runtime"],
     params:
-        days=EVAL_CFG["days"],
-        batch_size=EVAL_CFG["batch_size"],
-        bins=EVAL_CFG["reliability_bins"],
-        confusion_days=EVAL_CFG["confusion_days"],
+        cfg=rule_settings(EVAL_CFG, "evaluate", "evaluate"),
     script:
         "../scripts/evaluate.py"
 
@@ -111,8 +111,7 @@ rule evaluation_plots:
         mem_mb=2000,
         runtime=20,
     params:
-        confusion_days=EVAL_CFG["confusion_days"],
-        bins=EVAL_CFG["reliability_bins"],
+        cfg=rule_settings(EVAL_CFG, "evaluate", "evaluation_plots"),
     script:
         "../scripts/evaluation_plots.py"
 

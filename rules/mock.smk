@@ -1,25 +1,20 @@
 # Mock stage: when config raw_dir is null, one job per model writes that model's synthetic
 # SNANA chunk pairs (the real layout) under MOCK_DIR; rules/common.smk:PAIRS points convert at them.
 
-if not config.get("raw_dir"):
+if not config["raw_dir"]:
     _unknown_mock = [m for m in _mock_models() if m not in MOCK_MODELS]
     if _unknown_mock:
         raise WorkflowError(
             f"config mock.models: unknown model(s) {_unknown_mock}; use 'all' or names from: {', '.join(MOCK_MODELS)}"
         )
 
-    def _mock_outputs(model_pattern):
-        mc = config["mock"]
-        files = []
-        for c in range(1, mc["chunks"] + 1):
-            files.extend(str(p) for p in layout.chunk_paths(MOCK_DIR, mc["prefix"], model_pattern, c))
-        return files
-
     rule mock:
         output:
-            _mock_outputs("{model}"),
+            mock_outputs("{model}"),
         log:
             LOGS / "mock/{model}.log",
+        benchmark:
+            RESULTS / "benchmarks/mock/{model}.tsv"
         conda:
             CONDA_CPU
         threads: 1
@@ -28,10 +23,8 @@ if not config.get("raw_dir"):
             mem_mb=lambda wc: int(300 + 0.25 * config["mock"]["objects_per_chunk"]),
             runtime=lambda wc: int(2 + config["mock"]["chunks"] * config["mock"]["objects_per_chunk"] / 60000),
         params:
-            outdir=str(MOCK_DIR),
-            chunks=config["mock"]["chunks"],
-            objects_per_chunk=config["mock"]["objects_per_chunk"],
-            seed=config["mock"]["seed"],
-            prefix=config["mock"]["prefix"],
+            # MOCK_DIR, from the output (<MOCK_DIR>/<PREFIX>_<MODEL>/<file>)
+            outdir=lambda wc, output: str(Path(output[0]).parents[1]),
+            cfg=rule_settings(config["mock"], "mock", "mock"),
         script:
             "../scripts/mock.py"

@@ -21,10 +21,7 @@ if PREDICT_CFG["input_dir"]:
             mem_mb=PREDICT_CFG["mem_mb"],
             runtime=PREDICT_CFG["runtime_min"],
         params:
-            days=PREDICT_CFG["days"],
-            per_epoch=PREDICT_CFG["per_epoch"],
-            runtime=PREDICT_CFG["runtime"],
-            batch_size=PREDICT_CFG["batch_size"],
+            cfg=rule_settings(PREDICT_CFG, "predict", "predict"),
         script:
             "../scripts/predict.py"
 

@@ -1,6 +1,7 @@
 # Tensorize stage: one job per chunk parquet -> one tensor shard (light curves stored once,
 # ragged; windows are drawn at batch time by elasticc_classification.features.augment), and one
-# light-curve gallery PNG per model.
+# light-curve gallery PNG per model. Each rule's params are the tensorize settings that change its
+# output (x-changes in config/schema.yaml): gallery_objects reruns only the galleries.
 
 
 rule tensorize:
@@ -11,6 +12,8 @@ rule tensorize:
         SHARD,
     log:
         LOGS / "tensorize/{model}/{chunk}.log",
+    benchmark:
+        RESULTS / "benchmarks/tensorize/{model}/{chunk}.tsv"
     conda:
         CONDA_CPU
     threads: 1
@@ -18,18 +21,14 @@ rule tensorize:
         mem_mb=config["resources"]["tensorize"]["mem_mb"],
         runtime=config["resources"]["tensorize"]["runtime"],
     params:
-        cfg=config.get("tensorize", {}),
+        cfg=rule_settings(config["tensorize"], "tensorize", "tensorize"),
     script:
         "../scripts/tensorize.py"
 
 
-def _model_parquets(wildcards):
-    return [PARQUET.format(model=m, chunk=c) for (m, c) in sorted(PAIRS) if m == wildcards.model]
-
-
 rule lightcurve_gallery:
     input:
-        parquets=_model_parquets,
+        parquets=model_parquets,
         taxonomy=config["taxonomy"],
     output:
         report(
@@ -47,7 +46,7 @@ rule lightcurve_gallery:
         mem_mb=config["resources"]["tensorize"]["mem_mb"],
         runtime=config["resources"]["tensorize"]["runtime"],
     params:
-        cfg=config.get("tensorize", {}),
+        cfg=rule_settings(config["tensorize"], "tensorize", "lightcurve_gallery"),
     script:
         "../scripts/lightcurve_gallery.py"
 

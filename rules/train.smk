@@ -3,10 +3,8 @@
 # Lightning's own checkpoints live in RESULTS/model/checkpoints (not an output): a killed job
 # restarted with the same inputs resumes from its last.ckpt. gpus > 0 asks the scheduler for GPUs
 # (e.g. SLURM via the executor plugin); multi-GPU DDP through train.devices / num_nodes / strategy.
-
-# Settings that change the model are params (a change reruns train); resources and the progress
-# bar are not.
-_TRAIN_NOT_PARAMS = ("threads", "mem_mb", "runtime", "gpus", "progress_bar")
+# Params: the train and augment settings that change the model (x-changes in config/schema.yaml);
+# resources and the progress bar are not params (changing them reruns nothing).
 
 
 rule train:
@@ -18,16 +16,18 @@ rule train:
         metrics=RESULTS / "model/metrics.csv",
     log:
         LOGS / "train.log",
+    benchmark:
+        RESULTS / "benchmarks/train.tsv"
     conda:
         CONDA_TRAIN
-    threads: config.get("train", {}).get("threads", 2)
+    threads: config["train"]["threads"]
     resources:
-        gpu=config.get("train", {}).get("gpus", 0),
-        mem_mb=config.get("train", {}).get("mem_mb", 8000),
-        runtime=config.get("train", {}).get("runtime", 240),
+        gpu=config["train"]["gpus"],
+        mem_mb=config["train"]["mem_mb"],
+        runtime=config["train"]["runtime"],
     params:
-        train={k: v for k, v in config.get("train", {}).items() if k not in _TRAIN_NOT_PARAMS},
-        augment=config.get("augment", {}),
+        train=rule_settings(config["train"], "train", "train"),
+        augment=rule_settings(config["augment"], "augment", "train"),
         ckpt_dir=str(RESULTS / "model/checkpoints"),
     script:
         "../scripts/train.py"

@@ -9,14 +9,15 @@ def main(snakemake) -> None:
     from elasticc_classification.evaluation.evaluate import calibrate
 
     torch.set_num_threads(snakemake.threads)
+    cfg = snakemake.params.cfg  # the evaluate settings that change calibrate's output
     calibrate(
         snakemake.input.model,
         list(snakemake.input.shards),
         snakemake.output.model,
         snakemake.output.summary,
-        days=[*snakemake.params.days, "full"],
-        batch_size=snakemake.params.batch_size,
-        n_bins=snakemake.params.bins,
+        days=[*cfg["days"], "full"],
+        batch_size=cfg["batch_size"],
+        n_bins=cfg["reliability_bins"],
     )
 
 

@@ -7,13 +7,13 @@ from elasticc_classification.logs import run_script
 
 
 def main(snakemake) -> None:
-    p = snakemake.params
+    cfg = snakemake.params.cfg  # the download settings that change its output
     download(
         Path(snakemake.output[0]).parent,
-        url=p.url,
-        size_bytes=p.size_bytes,
-        sha256=p.sha256,
-        keep_tarball=p.keep_tarball,
+        url=cfg["url"],
+        size_bytes=cfg["size_bytes"],
+        sha256=cfg["sha256"],
+        keep_tarball=cfg["keep_tarball"],
     )
 
 

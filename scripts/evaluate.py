@@ -11,14 +11,15 @@ def main(snakemake) -> None:
     from elasticc_classification.evaluation.evaluate import evaluate
 
     torch.set_num_threads(snakemake.threads)
+    cfg = snakemake.params.cfg  # the evaluate settings that change evaluate's output
     evaluate(
         snakemake.input.model,
         list(snakemake.input.shards),
         Path(snakemake.output.metrics).parent,
-        days=snakemake.params.days,
-        batch_size=snakemake.params.batch_size,
-        n_bins=snakemake.params.bins,
-        plot_days=snakemake.params.confusion_days,
+        days=cfg["days"],
+        batch_size=cfg["batch_size"],
+        n_bins=cfg["reliability_bins"],
+        plot_days=cfg["confusion_days"],
     )
 
 

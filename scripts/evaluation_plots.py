@@ -8,11 +8,12 @@ def main(snakemake) -> None:
 
     from elasticc_classification.evaluation.evaluate import make_plots
 
+    cfg = snakemake.params.cfg  # the evaluate settings that change the plots
     make_plots(
         Path(snakemake.input.metrics).parent,
         Path(snakemake.output.f1).parent,
-        confusion_days=snakemake.params.confusion_days,
-        n_bins=snakemake.params.bins,
+        confusion_days=cfg["confusion_days"],
+        n_bins=cfg["reliability_bins"],
         loss_csv=snakemake.input.loss,
     )
 

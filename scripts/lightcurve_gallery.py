@@ -9,7 +9,7 @@ def main(snakemake) -> None:
     from elasticc_classification.evaluation.plots import lightcurve_gallery
     from elasticc_classification.features.taxonomy import Taxonomy
 
-    # n_objects: the config's gallery_objects (default in features.DEFAULTS)
+    # params.cfg: the tensorize settings that change the gallery (preprocessing, gallery_objects)
     n = lightcurve_gallery(
         snakemake.input.parquets,
         snakemake.output[0],

@@ -6,14 +6,14 @@ from elasticc_classification.logs import run_script
 def main(snakemake):
     from elasticc_classification.mock import generate
 
-    p = snakemake.params
+    cfg = snakemake.params.cfg  # the mock settings that change its files
     generate(
-        p.outdir,
+        snakemake.params.outdir,
         models=[snakemake.wildcards.model],
-        n_chunks=p.chunks,
-        objects_per_chunk=p.objects_per_chunk,
-        seed=p.seed,
-        prefix=p.prefix,
+        n_chunks=cfg["chunks"],
+        objects_per_chunk=cfg["objects_per_chunk"],
+        seed=cfg["seed"],
+        prefix=cfg["prefix"],
     )
 
 

@@ -9,15 +9,15 @@ def main(snakemake) -> None:
     from elasticc_classification.inference.predict import predict
 
     torch.set_num_threads(snakemake.threads)
-    p = snakemake.params
+    cfg = snakemake.params.cfg  # the predict settings that change its output
     predict(
         snakemake.input.model,
         [snakemake.input.inputs],
         snakemake.output[0],
-        days=p.days,
-        per_epoch=p.per_epoch,
-        runtime=p.runtime,
-        batch_size=p.batch_size,
+        days=cfg["days"],
+        per_epoch=cfg["per_epoch"],
+        runtime=cfg["runtime"],
+        batch_size=cfg["batch_size"],
     )
 
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lightcurve_tables import DET, make_table, random_curve
 
+from elasticc_classification import config
 from elasticc_classification.errors import InputError
 from elasticc_classification.features import augment
 from elasticc_classification.features.augment import days_ends, pad_windows, sample_ends
@@ -102,10 +103,10 @@ def test_sample_distributions():
 
 def test_bad_augment_config():
     with pytest.raises(InputError, match="mode"):
-        augment.resolve_config({"mode": "random"})
+        config.resolve("augment", {"mode": "random"})
     with pytest.raises(InputError, match="unknown keys"):
-        augment.resolve_config({"max_days": 3})
-    assert augment.resolve_config({}) == augment.default_config()
+        config.resolve("augment", {"max_days": 3})
+    assert config.resolve("augment", {}) == config.section_defaults("augment")
 
 
 @settings(max_examples=100, deadline=None)

@@ -11,6 +11,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from wfutil import workflow
 
 from elasticc_classification.errors import InputError
 from elasticc_classification.io import download as dl
@@ -121,14 +122,12 @@ def test_snakemake_download_target(tmp_path: Path, tarball: Path) -> None:
         "download",
         "--cores",
         "1",
-        "--snakefile",
-        str(ROOT / "Snakefile"),
         "--configfile",
         str(cfg),
         "--config",
         f"results_dir={tmp_path / 'results'}",
     ]
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(cmd, cwd=workflow(tmp_path), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads((dest / ".download.json").read_text())["pairs"] == 60
     assert "SHA-256 of ELASTICC2_TRAIN_02.tar.bz2" in (tmp_path / "results" / "logs" / "download.log").read_text()

@@ -127,8 +127,19 @@ def test_tiny_workflow_ends_with_metrics_plots_predictions_and_report(root, tmp_
     real = REALDATA / "elasticc2_train_1percent" / "ELASTICC2_TRAIN_01_1percent_SNIb-Templates"
     if real.is_dir():
         cfg.append(f"predict={{input_dir: {real}}}")
-    snake = [sys.executable, "-m", "snakemake", "--configfile", "workflow_tests/tiny_config.yaml", "--config", *cfg]
-    run = subprocess.run([*snake, "-c2"], cwd=root, capture_output=True, text=True, timeout=900)
+    snake = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--configfile",
+        str(root / "workflow_tests/tiny_config.yaml"),
+        "--config",
+        *cfg,
+    ]
+    from wfutil import workflow
+
+    wf = workflow(tmp_path)  # a private copy of the workflow: Snakemake never runs in the repository
+    run = subprocess.run([*snake, "-c2"], cwd=wf, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     recs = json.loads((res / "evaluation/metrics.json").read_text())
     tax = Taxonomy.load(root / "config/taxonomy.yaml")
@@ -150,7 +161,7 @@ def test_tiny_workflow_ends_with_metrics_plots_predictions_and_report(root, tmp_
         pred = pq.read_table(res / "predictions.parquet")
         assert pred.num_rows == 140 and list(tax.nodes) == pred.column_names[3 : 3 + tax.n_nodes]
     report = tmp_path / "report.html"
-    rep = subprocess.run([*snake, "--report", str(report)], cwd=root, capture_output=True, text=True, timeout=300)
+    rep = subprocess.run([*snake, "--report", str(report)], cwd=wf, capture_output=True, text=True, timeout=300)
     assert rep.returncode == 0, rep.stderr[-3000:]
     html = report.read_text(errors="replace")
     assert report.stat().st_size > 100_000

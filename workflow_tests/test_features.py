@@ -11,9 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lightcurve_tables import DET, make_table, random_curve
 
+from elasticc_classification import config
 from elasticc_classification.errors import InputError
-from elasticc_classification.features import features
-from elasticc_classification.features.features import assign_split, build_shard, galactic, sky_flags
+from elasticc_classification.features import sky
+from elasticc_classification.features.features import build_shard
+from elasticc_classification.features.sky import galactic, sky_flags
+from elasticc_classification.features.split import assign_split
 from elasticc_classification.features.taxonomy import Taxonomy
 
 TAX = Taxonomy.load(None)
@@ -108,8 +111,8 @@ def test_galactic_coordinates_match_astropy():
 
 
 def test_sky_flags_at_field_centres_and_plane():
-    names = list(features.DDF_GALACTIC)
-    lb = np.array([features.DDF_GALACTIC[n] for n in names])
+    names = list(sky.DDF_GALACTIC)
+    lb = np.array([sky.DDF_GALACTIC[n] for n in names])
     # centres, 1.5 deg away in latitude (inside), 2.0 deg away (outside)
     l = np.concatenate([lb[:, 0]] * 3)
     b = np.concatenate([lb[:, 1], lb[:, 1] + 1.5 * np.sign(-lb[:, 1]), lb[:, 1] + 2.0 * np.sign(-lb[:, 1])])
@@ -210,7 +213,7 @@ def test_unknown_band_and_bad_config():
 def test_metadata_and_empty_table():
     sh = build_shard(make_table([one_curve()]), {}, TAX)
     assert sh.meta["taxonomy"] == TAX.to_dict()
-    assert sh.meta["preprocess"] == features.resolve_config({})
+    assert sh.meta["preprocess"] == config.rule_settings(config.section_defaults("tensorize"), "tensorize", "tensorize")
     assert sh.meta["counts"]["objects_kept"] == 1
     empty = build_shard(make_table([one_curve()]).slice(0, 0), {}, TAX)
     assert len(empty) == 0 and empty.x.shape == (0, 10) and empty.static.shape == (0, 20)

@@ -393,7 +393,7 @@ def _snakemake(snakefile: Path, *args: str) -> subprocess.CompletedProcess:
         str(ROOT / "workflow_tests/tiny_config.yaml"),
         *args,
     ]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(cmd, cwd=snakefile.parent, capture_output=True, text=True, timeout=600)
 
 
 def test_rule_mock_feeds_convert_and_matches_the_library(tmp_path):

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from lightcurve_tables import DET, make_table
 from wfutil import MDWARF, SNIB, pair
 
-from elasticc_classification.features.features import build_shard, preprocess_table, resolve_config
+from elasticc_classification import config
+from elasticc_classification.features.features import build_shard
+from elasticc_classification.features.lightcurves import preprocess_table
 from elasticc_classification.features.taxonomy import Taxonomy
 from elasticc_classification.io.snana import read_pair
 
@@ -98,7 +100,7 @@ def curve(snid, flags, flux=None, err=None, mjd=None, bands=None):
 
 def kept_of(table, **kw):
     """(light curves, keep result, unsorted objects) of ``table`` under the ``tensorize`` settings ``kw``."""
-    return preprocess_table(table, resolve_config(kw))
+    return preprocess_table(table, config.resolve("tensorize", kw))
 
 
 def test_window_rule_on_a_handmade_curve():

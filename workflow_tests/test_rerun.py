@@ -103,3 +103,51 @@ def test_changed_training_parameter_reruns_train_and_after_only(done: tuple[Path
     jobs = dry_run(wf, *args[:i], str(more), *args[i:])  # --configfile TINY more --config ...
     assert "train" in jobs and "evaluate" in jobs, f"planned: {sorted(jobs)}"
     assert not (PER_CHUNK & set(jobs)), f"convert/tensorize must not rerun, planned: {sorted(jobs)}"
+
+
+def _with_config(args: list[str], path: Path) -> list[str]:
+    """``args`` with config file ``path`` layered after the tiny config (before ``--config``)."""
+    i = args.index("--config")
+    return [*args[:i], str(path), *args[i:]]
+
+
+ALL_CHUNKS = 6  # 3 models x 2 chunks
+EVALUATION = {"calibrate", "evaluate", "evaluation_plots"}
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        # plot-only: the galleries, one per model, and nothing else
+        ("tensorize: {gallery_objects: 2}", {"lightcurve_gallery": 3}),
+        # resources and the progress bar are not params: nothing reruns
+        ("train: {progress_bar: false, threads: 1, mem_mb: 4000, runtime: 30}", {}),
+        ("evaluate: {threads: 1, mem_mb: 3000, runtime: 30}", {}),
+        ("resources: {convert: {mem_mb: 700, runtime: 7}, tensorize: {mem_mb: 700, runtime: 7}}", {}),
+        ("predict: {threads: 1, mem_mb: 1000, runtime_min: 5}", {}),
+        # settings that change outputs rerun their rules and what reads their outputs
+        (
+            "tensorize: {test_fraction: 0.4}",
+            {"tensorize": ALL_CHUNKS, "train": 1, **dict.fromkeys(EVALUATION, 1)},
+        ),
+        (
+            "tensorize: {keep: all}",
+            {"tensorize": ALL_CHUNKS, "lightcurve_gallery": 3, "train": 1, **dict.fromkeys(EVALUATION, 1)},
+        ),
+        ("augment: {max_log2_days: 10.0}", {"train": 1, **dict.fromkeys(EVALUATION, 1)}),
+        ("evaluate: {reliability_bins: 5}", dict.fromkeys(EVALUATION, 1)),
+        ("evaluate: {confusion_days: [0, 8]}", {"evaluate": 1, "evaluation_plots": 1}),
+    ],
+)
+@pytest.mark.parametrize("triggers", [[], ["--rerun-triggers", "params"]], ids=["profile-triggers", "params-only"])
+def test_a_setting_reruns_exactly_the_rules_whose_output_it_changes(
+    done: tuple[Path, list[str]], tmp_path: Path, change: str, expected: dict[str, int], triggers: list[str]
+) -> None:
+    """Only settings marked x-changes for a rule in config/schema.yaml are its params (rules read
+    them through elasticc_classification.config.rule_settings): the rest reruns nothing."""
+    wf, args = done
+    extra = tmp_path / "change.yaml"
+    extra.write_text(change + "\n")
+    jobs = dry_run(wf, *_with_config(args, extra), *triggers)
+    counts = {rule: len(wcs) for rule, wcs in jobs.items() if rule != "all"}
+    assert counts == expected, f"{change}: planned {jobs}"

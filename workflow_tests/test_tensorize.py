@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from lightcurve_tables import make_table, random_curve
-from wfutil import ROOT, SNIB, cli, job_counts, pair, repo_snakemake, stage_snakefile
+from wfutil import ROOT, SNIB, cli, job_counts, pair, run_workflow, stage_snakefile
 
 from elasticc_classification.errors import InputError
 from elasticc_classification.features.features import build_shard
@@ -113,7 +113,7 @@ def test_rules_make_shards_and_gallery(realdata, tmp_path):
         results / "shards/Mdwarf-flare/0001.arrow",
         results / "plots/lightcurves/SNIb-Templates.png",
     ]
-    r = repo_snakemake(results, raw, *map(str, targets))
+    r = run_workflow(tmp_path, results, raw, *map(str, targets))
     assert r.returncode == 0, r.stderr[-3000:]
     sh = read_shard(targets[0])
     assert len(sh) == 5 and sh.snid[0] == "1144924"
@@ -127,7 +127,7 @@ def test_rules_make_shards_and_gallery(realdata, tmp_path):
     # every chunk gets its own tensorize job (parallel), every model a gallery
     every = [str(results / f"shards/{p.model}/{p.chunk}.arrow") for p in layout.find_pairs(raw)]
     every += [str(results / f"plots/lightcurves/{m}.png") for m in ("SNIb-Templates", "Mdwarf-flare")]
-    dry = repo_snakemake(results, raw, *every, "-n", "--quiet", "rules")
+    dry = run_workflow(tmp_path, results, raw, *every, "-n", "--quiet", "rules")
     text = dry.stdout + dry.stderr
     assert dry.returncode == 0, text[-3000:]
     jobs = {k: n for k, n in job_counts(text).items() if k in ("tensorize", "lightcurve_gallery", "convert")}
@@ -140,7 +140,7 @@ def test_rule_all_includes_every_shard_and_gallery(realdata, tmp_path):
     convert and tensorize stages alone, so stages still being written cannot break this test)."""
     raw = realdata / "elasticc2_train_1percent"
     snakefile = stage_snakefile(tmp_path, "convert", "tensorize")
-    r = repo_snakemake(tmp_path / "results", raw, "-n", "--snakefile", str(snakefile))
+    r = run_workflow(tmp_path, tmp_path / "results", raw, "-n", "--snakefile", str(snakefile))
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout + r.stderr
     counts = job_counts(out)
@@ -155,7 +155,7 @@ def test_rule_fails_cleanly_on_a_bad_parquet(realdata, tmp_path):
     t = snana.read_pair(*pair(realdata, SNIB, 2))
     pq.write_table(t.drop_columns(["BAND"]), bad)  # newer than the raw files: convert does not rerun
     out = results / "shards/SNIb-Templates/0002.arrow"
-    r = repo_snakemake(results, raw, str(out), "--rerun-triggers", "mtime")
+    r = run_workflow(tmp_path, results, raw, str(out), "--rerun-triggers", "mtime")
     assert r.returncode != 0
     assert not out.exists()
     log = (results / "logs/tensorize/SNIb-Templates/0002.log").read_text()

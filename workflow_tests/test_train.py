@@ -17,6 +17,7 @@ import pytest
 import torch
 import yaml
 
+from elasticc_classification import config
 from elasticc_classification.cli import main as cli_main
 from elasticc_classification.errors import InputError
 from elasticc_classification.features import augment
@@ -248,9 +249,9 @@ def test_changed_inputs_start_afresh(tmp_path):
 # --- bad input ------------------------------------------------------------------------------
 def test_bad_config_and_data(shards, tmp_path):
     with pytest.raises(InputError, match="unknown keys"):
-        train.resolve_config({"batchsize": 3})
+        config.resolve("train", {"batchsize": 3})
     with pytest.raises(InputError, match="cell"):
-        train.resolve_config({"model": {"cell": "rnn"}})
+        config.resolve("train", {"model": {"cell": "rnn"}})
     sh = synthetic_shard(50, TAX, seed=5)
     sh.split[:] = 2
     sh.split[0] = 0

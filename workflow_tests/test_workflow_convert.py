@@ -6,7 +6,7 @@ import shutil
 
 import pyarrow.parquet as pq
 import pytest
-from wfutil import SNIB, job_counts, pair, repo_snakemake, stage_snakefile
+from wfutil import SNIB, job_counts, pair, run_workflow, stage_snakefile
 
 from elasticc_classification.io import layout
 
@@ -15,7 +15,7 @@ def test_one_parquet_per_real_pair(realdata, tmp_path):
     raw = realdata / "elasticc2_train_1percent"
     results = tmp_path / "results"
     targets = [str(results / "parquet" / p.model / f"{p.chunk}.parquet") for p in layout.find_pairs(raw)]
-    r = repo_snakemake(results, raw, *targets)
+    r = run_workflow(tmp_path, results, raw, *targets)
     assert r.returncode == 0, r.stderr[-3000:]
     pairs = layout.find_pairs(raw)
     made = sorted(results.glob("parquet/*/*.parquet"))
@@ -30,7 +30,7 @@ def test_one_parquet_per_real_pair(realdata, tmp_path):
     log = results / "logs/convert/SNIb-Templates/0001.log"
     assert "5 objects" in log.read_text()
     # Nothing left to do: outputs are cached per file.
-    again = repo_snakemake(results, raw, "-n", *targets)
+    again = run_workflow(tmp_path, results, raw, "-n", *targets)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
@@ -39,7 +39,7 @@ def test_rule_all_includes_every_parquet(realdata, tmp_path):
     this stage alone, so that stages still being written cannot break this test)."""
     raw = realdata / "elasticc2_train_1percent"
     snakefile = stage_snakefile(tmp_path, "convert")
-    r = repo_snakemake(tmp_path / "results", raw, "-n", "--snakefile", str(snakefile))
+    r = run_workflow(tmp_path, tmp_path / "results", raw, "-n", "--snakefile", str(snakefile))
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout + r.stderr
     counts = job_counts(out)
@@ -55,7 +55,7 @@ def test_bad_pair_fails_cleanly(realdata, tmp_path):
     (raw / phot.name).write_bytes(data[: len(data) // 2])
     results = tmp_path / "results"
     out = results / "parquet/SNIb-Templates/0002.parquet"
-    r = repo_snakemake(results, raw.parent, str(out))
+    r = run_workflow(tmp_path, results, raw.parent, str(out))
     assert r.returncode != 0
     assert not out.exists()
     log = (results / "logs/convert/SNIb-Templates/0002.log").read_text()
@@ -71,7 +71,7 @@ def test_bad_raw_dir_fails_before_any_job(realdata, tmp_path, damage, message):
     if damage == "drop_phot":
         shutil.copy(head, raw)
     results = tmp_path / "results"
-    r = repo_snakemake(results, raw.parent, "-n")
+    r = run_workflow(tmp_path, results, raw.parent, "-n")
     assert r.returncode != 0
     assert message in r.stdout + r.stderr
     assert not results.exists()

@@ -1,6 +1,7 @@
-"""Helpers shared by the tests: a private copy of the workflow, running Snakemake in it or in the
-repository itself, a Snakefile of a few stages, reading which jobs a dry run plans, the package CLI,
-and the paths of the real SNANA chunk pairs in ../shared/realdata (the ``realdata`` fixture)."""
+"""Helpers shared by the tests: a private copy of the workflow and running Snakemake in it (never in
+the repository root, whose .snakemake/ and results/ belong to the people working there), a Snakefile
+of a few stages, reading which jobs a dry run plans, the package CLI, and the paths of the real
+SNANA chunk pairs in ../shared/realdata (the ``realdata`` fixture)."""
 
 from __future__ import annotations
 
@@ -14,21 +15,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "workflow_tests" / "tiny_config.yaml"
-# Top-level entries a workflow copy leaves out (everything else, e.g. rules/, scripts/, config/,
-# profiles/, envs/, report/, is copied); the package is imported from the installed (editable) src/.
-SKIP = {
-    ".git",
-    ".venv",
-    ".snakemake",
-    ".ci",
-    "results",
-    "data",
-    "src",
-    "bench",
-    "docs",
-    "workflow_tests",
-    ".pytest_cache",
-}
+# What a workflow copy holds: the workflow definition (envs/ for --sdm conda); the package is
+# imported from the installed (editable) src/.
+WORKFLOW = ("Snakefile", "rules", "scripts", "config", "report", "profiles", "envs")
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 # real SNANA chunk pairs, relative to ../shared/realdata (conftest's ``realdata`` fixture)
 SNIB = "elasticc2_train_1percent/ELASTICC2_TRAIN_01_1percent_SNIb-Templates"
@@ -39,19 +28,25 @@ _WC = re.compile(r"^\s*wildcards: (.*)$")
 
 
 def copy_workflow(dest: Path) -> Path:
-    """Copy the workflow definition into ``dest`` so a test can edit scripts and keep its own
-    .snakemake/ metadata, away from the shared working tree."""
+    """Copy the workflow definition (:data:`WORKFLOW`) into ``dest`` so a test can edit scripts and
+    keep its own .snakemake/ metadata, away from the shared working tree. Returns ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for src in sorted(ROOT.iterdir()):
-        name = src.name
-        if name in SKIP or name.startswith(".") or name.endswith(".egg-info"):
-            continue
+    for name in WORKFLOW:
+        src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=ignore)
+            shutil.copytree(src, dest / name, ignore=ignore, dirs_exist_ok=True)
         elif src.exists():
             shutil.copy2(src, dest / name)
     return dest
+
+
+def workflow(tmp: Path) -> Path:
+    """The test's private workflow copy ``tmp/wf`` (made on first use)."""
+    wf = tmp / "wf"
+    if not (wf / "Snakefile").is_file():
+        copy_workflow(wf)
+    return wf
 
 
 def snakemake(wf: Path, *args: str, timeout: float = 900, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -106,22 +101,24 @@ def job_counts(text: str) -> dict[str, int]:
 
 
 def stage_snakefile(dest: Path, *stages: str) -> Path:
-    """``dest/Snakefile`` of the repository's common rules and ``stages`` (``rules/<stage>.smk``)
-    alone, with ``rule all`` over ALL_TARGETS: stages still being written cannot break a test of it."""
-    snakefile = dest / "Snakefile"
+    """A Snakefile in the workflow copy under ``dest`` (:func:`workflow`) of the common rules and
+    ``stages`` (``rules/<stage>.smk``) alone, with ``rule all`` over ALL_TARGETS: stages still being
+    written cannot break a test of it. Run it from its folder (``cwd=snakefile.parent``)."""
+    wf = workflow(dest)
+    snakefile = wf / f"Snakefile.{'_'.join(stages)}"
     snakefile.write_text(
-        f'configfile: "{ROOT}/config/config.yaml"\n'
-        + "".join(f'include: "{ROOT}/rules/{s}.smk"\n' for s in ("common", *stages))
+        'configfile: "config/config.yaml"\n'
+        + "".join(f'include: "rules/{s}.smk"\n' for s in ("common", *stages))
         + "rule all:\n    input: ALL_TARGETS\n    default_target: True\n"
     )
     return snakefile
 
 
-def repo_snakemake(results: Path, raw_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run Snakemake from the repository root (not a copy) on ``raw_dir`` with outputs under
-    ``results``; the caller checks the exit status."""
+def run_workflow(tmp: Path, results: Path, raw_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run Snakemake (2 cores) in the workflow copy under ``tmp`` (:func:`workflow`) on ``raw_dir``
+    with outputs under ``results``; the caller checks the exit status."""
     cmd = [str(SNAKEMAKE), *args, "--cores", "2", "--config", f"raw_dir={raw_dir}", f"results_dir={results}"]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(cmd, cwd=workflow(tmp), capture_output=True, text=True, timeout=600)
 
 
 def cli(*args: str | Path) -> subprocess.CompletedProcess:

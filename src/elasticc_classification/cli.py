@@ -52,7 +52,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     run_cli(
         args.shards,
         args.out,
-        config=args.config,
+        config_path=args.config,
         taxonomy=args.taxonomy,
         metrics=args.metrics,
         checkpoints=args.checkpoints,
@@ -61,19 +61,33 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    from elasticc_classification.evaluation.evaluate import DEFAULT_CONFUSION_DAYS, calibrate, evaluate, make_plots
-    from elasticc_classification.evaluation.metrics import DEFAULT_DAYS
+    from elasticc_classification import config
+    from elasticc_classification.configfile import read_config
+    from elasticc_classification.evaluation.evaluate import calibrate, evaluate, make_plots
 
-    days = args.days if args.days is not None else list(DEFAULT_DAYS)
-    confusion_days = args.confusion_days if args.confusion_days is not None else list(DEFAULT_CONFUSION_DAYS)
+    # the config's evaluate section (validated, schema defaults filled); options given override it
+    spec = read_config(args.config) if args.config is not None else {}
+    cfg = config.validate(spec, source=str(args.config or "config"))["evaluate"]
+    days = args.days if args.days is not None else cfg["days"]
+    confusion_days = args.confusion_days if args.confusion_days is not None else cfg["confusion_days"]
+    batch_size = args.batch_size if args.batch_size is not None else cfg["batch_size"]
+    bins = cfg["reliability_bins"]
     model = args.model
-    if args.calibrate:
+    if args.calibrate or (args.config is not None and cfg["calibrate"]):
         model = args.out_dir / "model_calibrated.ckpt"
-        calibrate(args.model, args.shards, model, args.out_dir / "calibration.json", batch_size=args.batch_size)
+        calibrate(
+            args.model,
+            args.shards,
+            model,
+            args.out_dir / "calibration.json",
+            days=[*days, "full"],
+            batch_size=batch_size,
+            n_bins=bins,
+        )
     conf = [d for d in confusion_days if d in days]
-    evaluate(model, args.shards, args.out_dir, days=days, batch_size=args.batch_size, plot_days=conf)
+    evaluate(model, args.shards, args.out_dir, days=days, batch_size=batch_size, n_bins=bins, plot_days=conf)
     if args.plots:
-        make_plots(args.out_dir, args.out_dir / "plots", confusion_days=conf, loss_csv=args.loss_csv)
+        make_plots(args.out_dir, args.out_dir / "plots", confusion_days=conf, n_bins=bins, loss_csv=args.loss_csv)
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
@@ -213,19 +227,25 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         nargs="+",
         default=None,
-        help="truncations, days after the first detection (default 0 1 2 4 ... 1024)",
+        help="truncations, days after the first detection (default: the config's evaluate.days, 0 1 2 4 ... 1024)",
     )
     ev.add_argument(
         "--confusion-days",
         type=int,
         nargs="*",
         default=None,
-        help="confusion matrices at these truncations (those in --days) and on full light curves (default 0 8 64)",
+        help="confusion matrices at these truncations (those in --days) and on full light curves (default: the config's, 0 8 64)",
+    )
+    ev.add_argument(
+        "--config",
+        type=Path,
+        help="workflow config YAML (whole or partial): its evaluate section, checked against the schema; "
+        "evaluate.calibrate applies (default: the schema defaults, no calibration unless --calibrate)",
     )
     ev.add_argument("--calibrate", action="store_true", help="fit a temperature on the validation split first")
     ev.add_argument("--plots", action="store_true", help="also write the PNG figures to OUT_DIR/plots")
     ev.add_argument("--loss-csv", type=Path, help="the trainer's CSVLogger metrics.csv (adds loss.png to --plots)")
-    ev.add_argument("--batch-size", type=int, default=1024)
+    ev.add_argument("--batch-size", type=int, default=None, help="default: the config's evaluate.batch_size (1024)")
     ev.set_defaults(func=_cmd_evaluate)
 
     pr = sub.add_parser(

@@ -182,7 +182,7 @@ def plot_light_curve(
     (``band``: index into u g r i z Y); detections filled, non-detections open; observations the
     preprocessing drops are faint; the kept window (first to last kept MJD) shaded, the first
     detection a dashed line."""
-    from elasticc_classification.features.features import BANDS
+    from elasticc_classification.features.lightcurves import BANDS
 
     for k, name in enumerate(BANDS):
         for det, face in ((True, BAND_COLOURS[name]), (False, "none")):
@@ -224,11 +224,12 @@ def lightcurve_gallery(
     in ``parquets`` (read in order, stopping once enough are found), with the tensorize preprocessing
     ``cfg`` marking the kept window. Returns the number of objects drawn (a page saying so when there
     are none)."""
-    from elasticc_classification.features.features import preprocess_table, resolve_config
+    from elasticc_classification import config
+    from elasticc_classification.features.lightcurves import preprocess_table
     from elasticc_classification.io.parquet import read_parquet
     from elasticc_classification.io.snana import PHOT_REQUIRED
 
-    cfg = resolve_config(cfg)
+    cfg = config.resolve("tensorize", cfg)
     if n_objects is None:
         n_objects = int(cfg["gallery_objects"])
     cols = ["SNID", "MODEL", *PHOT_REQUIRED]

@@ -27,39 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from elasticc_classification.errors import InputError
+from elasticc_classification import config
 
-MODES = ("prefix", "fraction", "days", "none")
-
-DEFAULTS: dict[str, Any] = {
-    "mode": "days",  # prefix | fraction | days | none
-    "min_length": 1,  # prefix mode: shortest window (observations); capped at the light curve's length
-    "min_fraction": 0.0,  # fraction mode: f ~ U(min_fraction, 1]
-    "max_log2_days": 11.0,  # days mode: d = 2**U(0, max_log2_days) days after the first detection
-}
-
-
-def default_config() -> dict[str, Any]:
-    """The ``augment`` section's defaults (a fresh copy)."""
-    return dict(DEFAULTS)
-
-
-def resolve_config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``cfg`` with defaults filled in; unknown keys or bad values raise :class:`InputError`."""
-    cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(DEFAULTS))
-    if unknown:
-        raise InputError(f"augment config: unknown keys {unknown}; known keys are {sorted(DEFAULTS)}")
-    out = {**DEFAULTS, **cfg}
-    if out["mode"] not in MODES:
-        raise InputError(f"augment config: mode {out['mode']!r} is not one of {list(MODES)}")
-    if int(out["min_length"]) < 1:
-        raise InputError(f"augment config: min_length must be >= 1, got {out['min_length']}")
-    if not 0.0 <= float(out["min_fraction"]) <= 1.0:
-        raise InputError(f"augment config: min_fraction must lie in [0, 1], got {out['min_fraction']}")
-    if float(out["max_log2_days"]) < 0:
-        raise InputError(f"augment config: max_log2_days must be >= 0, got {out['max_log2_days']}")
-    return out
+MODES = ("prefix", "fraction", "days", "none")  # the schema's augment.mode values
 
 
 def _as_index(idx: np.ndarray | int | None, n: int) -> np.ndarray:
@@ -124,8 +94,8 @@ def sample_ends(
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Random window lengths (int64, ``1 <= n <= length``) for the objects ``idx`` of a training
-    batch, per the ``augment`` config (see the module docstring for the modes)."""
-    cfg = resolve_config(cfg)
+    batch, per the ``augment`` config (partial or None: schema defaults; see the module docstring)."""
+    cfg = config.resolve("augment", cfg)
     offsets = np.asarray(offsets, dtype=np.int64)
     idx = _as_index(idx, len(offsets) - 1)
     lengths = offsets[idx + 1] - offsets[idx]

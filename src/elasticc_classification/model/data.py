@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
+from elasticc_classification import config
 from elasticc_classification.errors import InputError
 from elasticc_classification.features import augment
 from elasticc_classification.features.shards import SPLITS, Shard, concat_shards, read_shard
@@ -36,16 +37,6 @@ from elasticc_classification.features.taxonomy import Taxonomy
 from elasticc_classification.model.loss import node_weights
 
 log = logging.getLogger(__name__)
-
-DATA_DEFAULTS: dict[str, Any] = {
-    "batch_size": 1024,  # training windows per batch (per device)
-    "val_batch_size": 4096,
-    "max_per_leaf": 40000,  # training objects kept per leaf (seeded); null keeps all
-    "val_days": [1, 8, 32, 2048],  # fixed validation truncations, days after the first detection
-    "bucket_batches": 32,  # batches per length-sorted bucket (1: no bucketing)
-    "max_padding": "auto",  # halve tail batches padded more than this (auto: 0.25 on CPUs, 1 = never on GPUs, where big batches win)
-    "seed": 42,
-}
 
 
 @dataclass
@@ -94,7 +85,7 @@ def load_training_set(
 ) -> TrainingSet:
     """Read and check the shards, cap the training split per leaf, compute normalisation and
     node weights on the training split. Raises :class:`InputError` for unusable input."""
-    cfg = {**DATA_DEFAULTS, **(cfg or {})}
+    cfg = config.resolve("train", cfg)
     if not paths:
         raise InputError("no shard files given: run the tensorize step first")
     shards = [read_shard(p) for p in paths]
@@ -111,7 +102,7 @@ def training_set_from_shard(
     data: Shard, taxonomy: Taxonomy, cfg: Mapping[str, Any] | None = None, paths: Sequence[str | Path] = ()
 ) -> TrainingSet:
     """:func:`load_training_set` on an in-memory shard (``paths`` only for provenance)."""
-    cfg = {**DATA_DEFAULTS, **(cfg or {})}
+    cfg = config.resolve("train", cfg)
     n = len(data)
     leaf = data.leaf.astype(np.int64)
     is_leaf = np.zeros(taxonomy.n_nodes, bool)
@@ -354,7 +345,7 @@ class _FixedBatches(IterableDataset):
 class ShardDataModule(L.LightningDataModule):
     """Shards -> training and validation batches (see the module docstring).
 
-    ``cfg``: the data keys of the ``train`` config (:data:`DATA_DEFAULTS`); ``augment_cfg``: the
+    ``cfg``: the ``train`` config section (partial: schema defaults); ``augment_cfg``: the
     ``augment`` section. ``training_set`` may be given when already loaded.
     """
 
@@ -369,8 +360,8 @@ class ShardDataModule(L.LightningDataModule):
         super().__init__()
         self.paths = [str(p) for p in paths]
         self.taxonomy = taxonomy
-        self.cfg = {**DATA_DEFAULTS, **{k: v for k, v in (cfg or {}).items() if k in DATA_DEFAULTS}}
-        self.augment_cfg = augment.resolve_config(augment_cfg)
+        self.cfg = config.resolve("train", cfg)
+        self.augment_cfg = config.resolve("augment", augment_cfg)
         self.ts = training_set
         self.device_data: DeviceData | None = None
         self._val: _FixedBatches | None = None

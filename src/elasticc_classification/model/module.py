@@ -21,34 +21,16 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from elasticc_classification import config
 from elasticc_classification.errors import InputError
 from elasticc_classification.features.taxonomy import Taxonomy, TaxonomyError
 from elasticc_classification.model import loss as L_
 
 ARTIFACT_FORMAT = 1
 
-MODEL_DEFAULTS: dict[str, Any] = {
-    "cell": "lstm",  # lstm | gru
-    "hidden": 100,  # recurrent units per layer
-    "layers": 2,
-    "dropout": 0.1,  # between recurrent layers and in the head
-    "static_hidden": 32,  # width of the static-feature branch (0: static features unused)
-    "head_hidden": 64,
-    "pack": "auto",  # auto: packed for GPU inference batches >= 256, else padded (batches are length-bucketed); true | false
-    "rnn_autocast": False,  # let mixed precision reach the RNN (PyTorch then runs cuDNN RNNs in float16)
-}
-OPTIM_DEFAULTS: dict[str, Any] = {
-    "lr": 1e-3,
-    "weight_decay": 0.0,
-    "schedule": "plateau",  # plateau | cosine | none
-    "plateau_patience": 3,  # epochs without val-loss improvement before the lr is halved
-    "max_epochs": 30,  # cosine schedule length
-    "fused": "auto",  # fused Adam (one kernel per update): auto = on GPUs unless a 16-mixed loss scaler is in use
-}
-LOSS_DEFAULTS: dict[str, Any] = {"kind": "whce", "alpha": 0.5}  # kind: whce | flat
 
-
-def _merged(defaults: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
+def _merged(given: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """``defaults`` updated with the keys of ``given`` that it knows (an artifact's unknown keys are dropped)."""
     out = dict(defaults)
     out.update({k: v for k, v in (given or {}).items() if k in defaults})
     return out
@@ -61,7 +43,7 @@ class HierarchicalClassifier(L.LightningModule):
     ----------
     taxonomy : ``Taxonomy.to_dict()``.
     feature_names, static_names : shard metadata (F per-observation, S static features).
-    model, optim, loss : sections of the training config (defaults above).
+    model, optim, loss : sections of the training config (defaults: the config schema's).
     preprocess : the shard's preprocessing settings (kept for prediction).
     provenance : data provenance (shard files, counts), stored in the artifact.
     """
@@ -79,9 +61,10 @@ class HierarchicalClassifier(L.LightningModule):
         artifact_format: int = ARTIFACT_FORMAT,
     ):
         super().__init__()
-        model = _merged(MODEL_DEFAULTS, model)
-        optim = _merged(OPTIM_DEFAULTS, optim)
-        loss = _merged(LOSS_DEFAULTS, loss)
+        train = config.section_defaults("train")  # defaults of the config schema's train.model/optim/loss
+        model = _merged(model, train["model"])
+        optim = _merged(optim, {**train["optim"], "max_epochs": train["max_epochs"]})  # the cosine schedule's length
+        loss = _merged(loss, train["loss"])
         self.save_hyperparameters(
             {
                 "taxonomy": dict(taxonomy),

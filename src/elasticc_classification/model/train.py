@@ -10,7 +10,6 @@ logger (TensorBoard too when installed), multi-GPU / multi-node DDP through ``de
 
 from __future__ import annotations
 
-import copy
 import csv
 import hashlib
 import json
@@ -24,72 +23,14 @@ from typing import Any
 
 import torch
 
-from elasticc_classification import __version__
+from elasticc_classification import __version__, config
 from elasticc_classification.configfile import read_config
 from elasticc_classification.errors import InputError, atomic_output
 from elasticc_classification.features.taxonomy import Taxonomy
-from elasticc_classification.model.data import DATA_DEFAULTS, ShardDataModule, load_training_set
-from elasticc_classification.model.module import (
-    LOSS_DEFAULTS,
-    MODEL_DEFAULTS,
-    OPTIM_DEFAULTS,
-    HierarchicalClassifier,
-    artifact_dict,
-)
+from elasticc_classification.model.data import ShardDataModule, load_training_set
+from elasticc_classification.model.module import HierarchicalClassifier, artifact_dict
 
 log = logging.getLogger(__name__)
-
-TRAIN_DEFAULTS: dict[str, Any] = {
-    **DATA_DEFAULTS,
-    "gpus": 0,  # GPUs asked of the scheduler by the train rule (0: CPU job)
-    "accelerator": "auto",  # auto | cpu | gpu
-    "devices": "auto",  # devices per node: auto, a count, or a list of ids
-    "num_nodes": 1,
-    "strategy": "auto",  # auto | ddp | ddp_spawn | ...
-    "precision": "auto",  # auto (bf16-mixed on GPUs that have it, else 32-true) | 32-true | bf16-mixed | 16-mixed
-    "max_epochs": 100,
-    "patience": 10,  # early stopping: epochs without val_loss improvement
-    "gradient_clip": 1.0,
-    "progress_bar": True,
-    "limit_train_batches": None,  # debugging: number of batches per epoch (an integer)
-    "threads": 2,  # resources of the train rule (threads = torch CPU threads)
-    "mem_mb": 8000,
-    "runtime": 240,  # minutes
-    "model": dict(MODEL_DEFAULTS),
-    "optim": dict(OPTIM_DEFAULTS),
-    "loss": dict(LOSS_DEFAULTS),
-}
-
-
-def resolve_config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The ``train`` section with defaults filled in; unknown keys raise :class:`InputError`."""
-    cfg = dict(cfg or {})
-    out = copy.deepcopy(TRAIN_DEFAULTS)
-    unknown = sorted(set(cfg) - set(out))
-    if unknown:
-        raise InputError(f"train config: unknown keys {unknown}; known keys are {sorted(out)}")
-    for k, v in cfg.items():
-        if isinstance(out[k], dict):
-            if not isinstance(v, Mapping):
-                raise InputError(f"train config: {k} must be a mapping, got {v!r}")
-            bad = sorted(set(v) - set(out[k]))
-            if bad:
-                raise InputError(f"train config: unknown keys {bad} in train.{k}; known keys are {sorted(out[k])}")
-            out[k].update(v)
-        else:
-            out[k] = v
-    if out["model"]["cell"] not in ("lstm", "gru"):
-        raise InputError(f"train.model.cell must be lstm or gru, not {out['model']['cell']!r}")
-    if out["loss"]["kind"] not in ("whce", "flat"):
-        raise InputError(f"train.loss.kind must be whce or flat, not {out['loss']['kind']!r}")
-    if out["optim"]["schedule"] not in ("plateau", "cosine", "none"):
-        raise InputError(f"train.optim.schedule must be plateau, cosine or none, not {out['optim']['schedule']!r}")
-    if int(out["batch_size"]) < 1 or int(out["val_batch_size"]) < 1:
-        raise InputError("train.batch_size and train.val_batch_size must be >= 1")
-    if not out["val_days"]:
-        raise InputError("train.val_days needs at least one truncation (days after the first detection)")
-    out["optim"]["max_epochs"] = int(out["max_epochs"])
-    return out
 
 
 def _accelerator_and_precision(cfg: Mapping[str, Any]) -> tuple[str, str]:
@@ -113,13 +54,9 @@ def _is_rank_zero() -> bool:
 def _fingerprint(
     paths: Sequence[str | Path], cfg: Mapping[str, Any], augment_cfg: Mapping[str, Any], taxonomy: Taxonomy
 ) -> str:
-    """Hash of what a resumed run must share with the killed one (inputs and settings)."""
-    keep = {
-        k: v
-        for k, v in cfg.items()
-        if k not in ("progress_bar", "threads", "mem_mb", "runtime", "gpus", "max_epochs", "patience")
-    }
-    keep["optim"] = {k: v for k, v in cfg["optim"].items() if k != "max_epochs"}  # more epochs may resume
+    """Hash of what a resumed run must share with the killed one: inputs and the settings that
+    change the model (:func:`config.rule_settings`), except the epoch limits (more epochs may resume)."""
+    keep = {k: v for k, v in config.rule_settings(cfg, "train", "train").items() if k not in ("max_epochs", "patience")}
     files = [(str(Path(p).resolve()), Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in paths]
     blob = json.dumps([files, keep, dict(augment_cfg), taxonomy.to_dict()], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -212,10 +149,8 @@ def fit(
     from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger, Logger
 
-    cfg = resolve_config(cfg)
-    from elasticc_classification.features import augment
-
-    augment_cfg = augment.resolve_config(augment_cfg)
+    cfg = config.resolve("train", cfg)
+    augment_cfg = config.resolve("augment", augment_cfg)
     out = Path(out)
     ckpt_dir = Path(ckpt_dir) if ckpt_dir else out.parent / "checkpoints"
     shard_paths = [str(p) for p in shard_paths]
@@ -244,7 +179,7 @@ def fit(
         list(meta["feature_names"]),
         list(meta["static_names"]),
         model=cfg["model"],
-        optim=cfg["optim"],
+        optim={**cfg["optim"], "max_epochs": int(cfg["max_epochs"])},  # the cosine schedule's length
         loss=cfg["loss"],
         preprocess=meta.get("preprocess") or {},
         provenance=json.loads(json.dumps(provenance, default=str)),
@@ -326,10 +261,10 @@ def fit(
 
 
 def main_snakemake(snakemake: Any) -> None:
-    """Entry point of ``scripts/train.py``."""
+    """Entry point of ``scripts/train.py``: the model's settings from the params, the rest (progress
+    bar, resources: not params, so changing them reruns nothing) from the validated config."""
     torch.set_num_threads(max(1, int(snakemake.threads)))
-    conf = dict(snakemake.config.get("train") or {})  # resources and progress bar (not params)
-    cfg = {**{k: v for k, v in conf.items() if k not in snakemake.params.train}, **snakemake.params.train}
+    cfg = {**snakemake.config["train"], **snakemake.params.train}
     fit(
         list(snakemake.input.shards),
         snakemake.output.model,
@@ -344,31 +279,32 @@ def main_snakemake(snakemake: Any) -> None:
 def run_cli(
     shards: Sequence[str | Path],
     out: str | Path,
-    config: str | Path | None = None,
+    config_path: str | Path | None = None,
     taxonomy: str | Path | None = None,
     metrics: str | Path | None = None,
     checkpoints: str | Path | None = None,
     threads: int | None = None,
 ) -> None:
-    """``elasticc-classification train``: read the config file's ``train``/``augment`` sections and fit."""
-    conf: dict[str, Any] = read_config(config) if config is not None else {}
-    cfg = resolve_config(conf.get("train"))
-    torch.set_num_threads(max(1, int(threads or cfg["threads"])))
-    tax_path = taxonomy or conf.get("taxonomy")
+    """``elasticc-classification train``: the config file's ``train``/``augment`` sections (validated,
+    schema defaults filled; the taxonomy only where the file names one) and fit."""
+    spec: dict[str, Any] = read_config(config_path) if config_path is not None else {}
+    conf = config.validate(spec, source=str(config_path or "config"))
+    torch.set_num_threads(max(1, int(threads or conf["train"]["threads"])))
+    tax_path = taxonomy or spec.get("taxonomy")
     if (
         tax_path is not None
-        and config is not None
+        and config_path is not None
         and taxonomy is None
         and not Path(tax_path).is_absolute()
         and not Path(tax_path).exists()
     ):
-        tax_path = Path(config).resolve().parent.parent / tax_path  # config/ sits in the repository root
+        tax_path = Path(config_path).resolve().parent.parent / tax_path  # config/ sits in the repository root
     out = Path(out)
     fit(
         shards,
         out,
-        cfg=conf.get("train"),
-        augment_cfg=conf.get("augment"),
+        cfg=conf["train"],
+        augment_cfg=conf["augment"],
         taxonomy=Taxonomy.load(tax_path) if tax_path else None,
         metrics_out=Path(metrics) if metrics else out.parent / "metrics.csv",
         ckpt_dir=checkpoints,
