@@ -6,7 +6,8 @@ from pathlib import Path
 
 import torch
 
-from elasticc_classification.features.features import feature_names, resolve_config, static_names
+from elasticc_classification import config
+from elasticc_classification.features.features import feature_names, static_names
 from elasticc_classification.features.taxonomy import Taxonomy
 from elasticc_classification.model.module import HierarchicalClassifier, artifact_dict
 
@@ -14,7 +15,7 @@ from elasticc_classification.model.module import HierarchicalClassifier, artifac
 def make_artifact(path: Path, hidden: int = 16, cell: str = "lstm", seed: int = 0, temperature: float = 1.0) -> Path:
     """Write a model artifact with the default taxonomy and feature configuration to ``path``."""
     torch.manual_seed(seed)
-    cfg = resolve_config({})
+    cfg = config.resolve("tensorize", {})
     tax = Taxonomy.load()
     m = HierarchicalClassifier(
         tax.to_dict(),
