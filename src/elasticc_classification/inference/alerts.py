@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,9 +89,12 @@ def _band_index(names: pa.Array) -> np.ndarray:
     return lut[idx] if len(idx) else np.zeros(0, np.int8)
 
 
-def alerts_to_table(alerts: pa.StructArray, source: str = "<alerts>") -> AlertBatch:
+def alerts_to_table(
+    alerts: pa.StructArray, source: str = "<alerts>", columns: Collection[str] | None = None
+) -> AlertBatch:
     """Light curves and static columns of every alert (see the module doc); bad alerts (no
     diaSource, NaN or negative flux errors, unknown filter names) are listed in ``bad``, not raised.
+    ``columns``: the HEAD columns to fill (default: every mapped one; RA and DEC always).
     Vectorised over the batch: no Python loop over alerts or observations."""
     n = len(alerts)
     alert_id = np.asarray(pc.fill_null(_field(alerts, "alertId"), -1).to_numpy(zero_copy_only=False), np.int64)
@@ -173,7 +176,7 @@ def alerts_to_table(alerts: pa.StructArray, source: str = "<alerts>") -> AlertBa
     obj_null = np.asarray(obj.is_null().to_numpy(zero_copy_only=False), bool)
     ofields = dict(zip([x.name for x in obj.type], obj.flatten()))
     for name, head in aio.HEAD_FROM_DIAOBJECT.items():
-        if name == "diaObjectId":
+        if name == "diaObjectId" or (columns is not None and head not in columns and name not in ("ra", "decl")):
             continue
         vals = _f64(ofields[name])
         vals[obj_null] = np.nan
@@ -269,7 +272,7 @@ class AlertClassifier:
         alert in input order, and the bad alerts ``(position, reason)``. Bad alerts raise
         :class:`InputError` (naming ``source`` and the alertId) unless ``skip_bad``."""
         arr = self._as_arrow(alerts, source, skip_bad)
-        batch = alerts_to_table(arr, source)
+        batch = alerts_to_table(arr, source, self.classifier.feature_cfg.get("static"))
         if batch.bad:
             ids = arr.field("alertId")
             k, why = batch.bad[0]
@@ -308,14 +311,18 @@ class AlertClassifier:
             return aio.to_arrow(alerts, source)
         alerts = list(alerts)
         if alerts and isinstance(alerts[0], (bytes, bytearray, memoryview)):
+            msgs = [bytes(m) for m in alerts]
+            try:
+                return aio.decode_messages_arrow(msgs, source)
+            except InputError:
+                if not skip_bad:
+                    raise
             decoded = []
-            for k, m in enumerate(alerts):
+            for k, m in enumerate(msgs):
                 try:
-                    decoded.append(aio.decode_message(bytes(m), f"{source} message {k}"))
-                except InputError:
-                    if not skip_bad:
-                        raise
-                    log.warning("%s: message %d does not decode with the alert schema: skipped", source, k)
+                    decoded.append(aio.decode_message(m, f"{source} message {k}"))
+                except InputError as e:
+                    log.warning("skipped: %s", e)
             alerts = decoded
         return aio.to_arrow(alerts, source)
 
@@ -384,7 +391,7 @@ class AlertClassifier:
 
     def encode(self, records: Sequence[dict]) -> list[bytes]:
         """brokerClassification records as schemaless messages (the value of a Kafka message)."""
-        return [aio.encode_message(r, "brokerClassification") for r in records]
+        return aio.encode_broker_classifications(records)
 
 
 # --- the command ---------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from typing import Any
 import fastavro
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from elasticc_classification.errors import InputError, atomic_output
@@ -201,7 +202,7 @@ def decode_container(data: bytes, source: str) -> list[dict]:
         if writer_name.split(".")[-1] != "alert":
             raise AlertFormatError(f"{source}: holds {writer_name or 'unnamed'} records, not ELAsTiCC alerts")
         for rec in reader:
-            out.append(rec)
+            out.append(rec)  # type: ignore[arg-type]  # records of a record schema are dicts
     except AlertFormatError:
         raise
     except Exception as e:  # noqa: BLE001 - fastavro raises many types for corrupt bytes
@@ -229,21 +230,21 @@ def decode_message(data: bytes, source: str = "<message>") -> dict:
     return rec  # type: ignore[return-value]
 
 
-def decode_messages(messages: Iterable[bytes]) -> list[dict]:
-    """Schemaless messages -> alert dicts (the reader schema is parsed once)."""
+def decode_messages(messages: Iterable[bytes], source: str = "<messages>") -> list[dict]:
+    """Schemaless messages -> alert dicts (with fastavro; :func:`decode_messages_arrow` is the fast path)."""
     sch = schema("alert")
-    out = []
+    out: list[dict] = []
     for k, m in enumerate(messages):
         fo = io.BytesIO(m)
         try:
             rec = fastavro.schemaless_reader(fo, sch, None)
         except Exception as e:  # noqa: BLE001
             raise AlertFormatError(
-                f"message {k}: does not decode with the ELAsTiCC {NAMESPACE} alert schema ({type(e).__name__})"
+                f"{source} message {k}: does not decode with the ELAsTiCC {NAMESPACE} alert schema ({type(e).__name__})"
             ) from None
         if fo.tell() != len(m):
-            raise AlertFormatError(f"message {k}: bytes left after one alert: not a schemaless ELAsTiCC alert")
-        out.append(rec)
+            raise AlertFormatError(f"{source} message {k}: bytes left after one alert: not a schemaless ELAsTiCC alert")
+        out.append(rec)  # type: ignore[arg-type]
     return out
 
 
@@ -559,3 +560,303 @@ def simulate(
         flush()
     log.info("wrote %d alerts to %s (%s)", n, outdir, "one message per file" if schemaless else f"{n_files} files")
     return n
+
+
+# --- vectorised decoding of schemaless messages ------------------------------------------------
+SMALL_BATCH = 32  # below this many messages, decode_messages_arrow uses fastavro
+
+
+class _Bad(Exception):
+    """A message the vectorised decoder cannot read: the batch goes through fastavro instead."""
+
+
+class _Decoder:
+    """Decode many schemaless messages of one schema at once: every read is one numpy step over all
+    messages still reading that field (a message's cursor moves independently of the others), so
+    the Python work is per field and per array position, not per record. Values come out as
+    columns (see :meth:`arrow`); any anomaly (bad varint, a read past a message's end, an
+    impossible count) raises :class:`_Bad`."""
+
+    def __init__(self, messages: Sequence[bytes]) -> None:
+        lengths = np.fromiter((len(m) for m in messages), np.int64, len(messages))
+        self.end = np.cumsum(lengths)
+        self.pos = self.end - lengths
+        self.buf = np.frombuffer(b"".join(messages) + bytes(16), np.uint8)
+
+    def _check(self, idx: np.ndarray) -> None:
+        if len(idx) and np.any(self.pos[idx] > self.end[idx]):
+            raise _Bad("read past the end of a message")
+
+    def long(self, idx: np.ndarray) -> np.ndarray:
+        p = self.pos[idx]
+        b = self.buf[p]
+        more = b >= 0x80
+        if not more.any():  # one byte each (union branches, short counts): the common case
+            self.pos[idx] = p + 1
+            self._check(idx)
+            u = b.astype(np.int64)
+            return (u >> 1) ^ -(u & 1)
+        u64 = (b & 0x7F).astype(np.uint64)
+        n = np.ones(len(idx), np.int64)
+        sel = np.flatnonzero(more)
+        for k in range(1, 10):
+            b = self.buf[np.minimum(p[sel] + k, len(self.buf) - 1)]
+            u64[sel] |= (b & 0x7F).astype(np.uint64) << np.uint64(7 * k)
+            n[sel] += 1
+            sel = sel[b >= 0x80]
+            if not len(sel):
+                break
+        else:
+            raise _Bad("varint longer than 10 bytes")
+        self.pos[idx] = p + n
+        self._check(idx)
+        return (u64 >> np.uint64(1)).astype(np.int64) ^ -(u64 & np.uint64(1)).astype(np.int64)
+
+    def fixed(self, idx: np.ndarray, dtype: str) -> np.ndarray:
+        size = np.dtype(dtype).itemsize
+        p = self.pos[idx]
+        raw = self.buf[np.minimum(p[:, None] + np.arange(size), len(self.buf) - 1)]
+        self.pos[idx] = p + size
+        self._check(idx)
+        return np.ascontiguousarray(raw).view(dtype).reshape(len(idx))
+
+    def read(self, t: Any, idx: np.ndarray, named: dict[str, Any]) -> tuple:
+        """Column of Avro type ``t`` for messages ``idx`` (in that order)."""
+        if isinstance(t, list):  # ["null", T]
+            if len(t) != 2 or t[0] != "null":
+                raise _Bad(f"unsupported union {t}")
+            branch = self.long(idx)
+            if np.any((branch < 0) | (branch > 1)):
+                raise _Bad("union branch out of range")
+            has = branch == 1
+            return _expand(self.read(t[1], idx[has], named), has)
+        if isinstance(t, str):
+            if t in ("long", "int"):
+                return ("prim", self.long(idx), None)
+            if t in ("double", "float"):
+                return ("prim", self.fixed(idx, "<f8" if t == "double" else "<f4"), None)
+            if t == "string":
+                n = self.long(idx)
+                if np.any(n < 0):
+                    raise _Bad("negative string length")
+                start = self.pos[idx].copy()
+                self.pos[idx] += n
+                self._check(idx)
+                return ("str", start, n, None)
+            return self.read(named[t if "." in t else f"{NAMESPACE}.{t}"], idx, named)
+        if t["type"] == "record":
+            return ("rec", {f["name"]: self.read(f["type"], idx, named) for f in t["fields"]}, None)
+        if t["type"] == "array":
+            return self.array(t["items"], idx, named)
+        raise _Bad(f"unsupported type {t}")
+
+    def array(self, items: Any, idx: np.ndarray, named: dict[str, Any]) -> tuple:
+        counts = np.zeros(len(idx), np.int64)
+        parts: list[tuple] = []
+        owner: list[np.ndarray] = []
+        ordinal: list[np.ndarray] = []
+        active = np.arange(len(idx))
+        while len(active):
+            c = self.long(idx[active])
+            neg = c < 0
+            if neg.any():  # a negative count is followed by the block's size in bytes
+                c = np.abs(c)
+                self.long(idx[active[neg]])
+            if np.any(c > self.end[idx[active]] - self.pos[idx[active]]):
+                raise _Bad("array count larger than the message")
+            active, c = active[c > 0], c[c > 0]
+            for j in range(int(c.max()) if len(c) else 0):
+                sub = active[c > j]
+                parts.append(self.read(items, idx[sub], named))
+                owner.append(sub)
+                ordinal.append(counts[sub])
+                counts[sub] += 1
+        if not parts:
+            return ("list", counts, _empty(items, named), None)
+        own, ordn = np.concatenate(owner), np.concatenate(ordinal)
+        order = np.lexsort((ordn, own))
+        return ("list", counts, _take(_concat(parts), order), None)
+
+    def arrow(self, col: tuple, t: Any, named: dict[str, Any]) -> pa.Array:
+        """The Arrow array of a column read with type ``t``."""
+        if isinstance(t, list):
+            t = t[1]
+        if isinstance(t, str) and t not in ("long", "int", "double", "float", "string"):
+            t = named[t if "." in t else f"{NAMESPACE}.{t}"]
+        kind, valid = col[0], col[-1]
+        mask = None if valid is None or valid.all() else pa.array(~valid)
+        if kind == "prim":
+            typ = {"long": pa.int64(), "int": pa.int32(), "double": pa.float64(), "float": pa.float32()}[t]
+            return pa.array(col[1], typ, mask=None if mask is None else ~valid)
+        if kind == "str":
+            start, n = col[1], np.where(valid, col[2], 0) if valid is not None else col[2]
+            offsets = np.zeros(len(n) + 1, np.int32)
+            np.cumsum(n, out=offsets[1:])
+            data = self.buf[_ranges(start, n)]
+            arr = pa.StringArray.from_buffers(len(n), pa.py_buffer(offsets), pa.py_buffer(data.tobytes()))
+            arr.validate(full=True)  # UTF-8, as fastavro would insist
+            return arr if mask is None else pc.if_else(pa.array(valid), arr, pa.scalar(None, pa.string()))
+        if kind == "rec":
+            fields = t["fields"]
+            children = [self.arrow(col[1][f["name"]], f["type"], named) for f in fields]
+            return pa.StructArray.from_arrays(children, names=[f["name"] for f in fields], mask=mask)
+        counts = col[1] if valid is None else np.where(valid, col[1], 0)
+        offsets = np.zeros(len(counts) + 1, np.int32)
+        np.cumsum(counts, out=offsets[1:])
+        child = self.arrow(col[2], t["items"], named)
+        return pa.ListArray.from_arrays(pa.array(offsets), child, mask=mask)
+
+
+def _ranges(start: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(start[k], start[k] + n[k])``."""
+    total = int(n.sum())
+    return np.repeat(start - (np.cumsum(n) - n), n) + np.arange(total)
+
+
+def _expand(col: tuple, has: np.ndarray) -> tuple:
+    """Column read for the rows where ``has`` spread over all rows (others null)."""
+    n = len(has)
+    where = np.flatnonzero(has)
+    kind = col[0]
+    inner = col[-1]
+    valid = has.copy()
+    if inner is not None:
+        valid[where] = inner
+    if kind == "prim":
+        v = np.zeros(n, col[1].dtype)
+        v[where] = col[1]
+        return ("prim", v, valid)
+    if kind == "str":
+        s, ln = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        s[where], ln[where] = col[1], col[2]
+        return ("str", s, ln, valid)
+    if kind == "rec":
+        return ("rec", {k: _expand(c, has) for k, c in col[1].items()}, valid)
+    counts = np.zeros(n, np.int64)
+    counts[where] = col[1]
+    return ("list", counts, col[2], valid)
+
+
+def _concat(parts: list[tuple]) -> tuple:
+    kind = parts[0][0]
+
+    def valid_of(p: tuple) -> np.ndarray:
+        return np.ones(len(p[1]) if p[0] != "rec" else _len(p), bool) if p[-1] is None else p[-1]
+
+    valid = None if all(p[-1] is None for p in parts) else np.concatenate([valid_of(p) for p in parts])
+    if kind == "prim":
+        return ("prim", np.concatenate([p[1] for p in parts]), valid)
+    if kind == "str":
+        return ("str", np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]), valid)
+    if kind == "rec":
+        return ("rec", {k: _concat([p[1][k] for p in parts]) for k in parts[0][1]}, valid)
+    raise _Bad("arrays inside arrays are not supported")
+
+
+def _len(col: tuple) -> int:
+    return _len(next(iter(col[1].values()))) if col[0] == "rec" else len(col[1])
+
+
+def _take(col: tuple, order: np.ndarray) -> tuple:
+    valid = None if col[-1] is None else col[-1][order]
+    if col[0] == "prim":
+        return ("prim", col[1][order], valid)
+    if col[0] == "str":
+        return ("str", col[1][order], col[2][order], valid)
+    return ("rec", {k: _take(c, order) for k, c in col[1].items()}, valid)
+
+
+def _empty(t: Any, named: dict[str, Any]) -> tuple:
+    if isinstance(t, list):
+        c = _empty(t[1], named)
+        return (*c[:-1], np.zeros(0, bool))
+    if isinstance(t, str):
+        if t in ("long", "int"):
+            return ("prim", np.zeros(0, np.int64), None)
+        if t in ("double", "float"):
+            return ("prim", np.zeros(0, "<f8" if t == "double" else "<f4"), None)
+        if t == "string":
+            return ("str", np.zeros(0, np.int64), np.zeros(0, np.int64), None)
+        return _empty(named[t if "." in t else f"{NAMESPACE}.{t}"], named)
+    if t["type"] == "record":
+        return ("rec", {f["name"]: _empty(f["type"], named) for f in t["fields"]}, None)
+    raise _Bad("arrays inside arrays are not supported")
+
+
+def decode_messages_arrow(messages: Sequence[bytes], source: str = "<messages>") -> pa.StructArray:
+    """Schemaless alert messages -> one Arrow struct array of :func:`arrow_type` (as
+    ``to_arrow(decode_messages(messages))``), decoded column-wise with numpy (~10x fastavro on
+    realistic alerts). Any message the fast path cannot read sends the whole batch through fastavro,
+    which names the bad message."""
+    if len(messages) < SMALL_BATCH:  # a handful: fastavro's per-record decoding costs less than numpy's set-up
+        return to_arrow(decode_messages(messages, source), source)
+    named = _named()
+    t = _load_json("alert")
+    try:
+        dec = _Decoder(messages)
+        col = dec.read(t, np.arange(len(messages)), named)
+        if np.any(dec.pos != dec.end):
+            raise _Bad("bytes left over")
+        with np.errstate(all="ignore"):
+            arr = dec.arrow(col, t, named)
+        return arr.cast(arrow_type("alert"))
+    except (_Bad, pa.ArrowInvalid, ValueError, IndexError):
+        return to_arrow(decode_messages(messages, source), source)
+
+
+# --- fast encoding of brokerClassification records ----------------------------------------------
+def _varint(v: int) -> bytes:
+    """Avro long: zigzag then base-128 varint."""
+    u = (v << 1) ^ (v >> 63)
+    out = bytearray()
+    while u >= 0x80:
+        out.append((u & 0x7F) | 0x80)
+        u >>= 7
+    out.append(u)
+    return bytes(out)
+
+
+def _string(s: str) -> bytes:
+    b = s.encode()
+    return _varint(len(b)) + b
+
+
+def encode_broker_classifications(records: Sequence[dict]) -> list[bytes]:
+    """brokerClassification records as schemaless messages: the bytes ``encode_message(r,
+    "brokerClassification")`` gives (tested), written directly (~10x faster: the four strings and
+    the class-id layout are encoded once per distinct value)."""
+    import struct
+
+    strings: dict[tuple, bytes] = {}
+    layouts: dict[tuple, tuple[struct.Struct, list[bytes]]] = {}
+    out = []
+    for r in records:
+        key = (r["brokerName"], r["brokerVersion"], r["classifierName"], r["classifierParams"])
+        s = strings.get(key)
+        if s is None:
+            s = strings[key] = b"".join(_string(x) for x in key)
+        cls = r["classifications"]
+        ids = tuple(c["classId"] for c in cls)
+        lay = layouts.get(ids)
+        if lay is None:
+            idb = [_varint(i) for i in ids]
+            fmt = "<" + "".join(f"{len(b)}sf" for b in idb)
+            lay = layouts[ids] = (struct.Struct(fmt), idb)
+        st, idb = lay
+        args: list[Any] = []
+        for b, c in zip(idb, cls):
+            args += (b, c["probability"])
+        ingest = r.get("brokerIngestTimestamp")
+        out.append(
+            b"".join(
+                (
+                    _varint(r["alertId"]),
+                    _varint(r["diaSourceId"]),
+                    _varint(r["elasticcPublishTimestamp"]),
+                    b"\x00" if ingest is None else b"\x02" + _varint(ingest),
+                    s,
+                    (_varint(len(ids)) + st.pack(*args) + b"\x00") if ids else b"\x00",
+                )
+            )
+        )
+    return out
