@@ -23,16 +23,35 @@ from elasticc_classification.io import layout
 from . import MODELS, schema
 from .fitswriter import primary_hdu, table_hdu, write_fits_gz
 from .hosts import host_columns
-from .lightcurves import evaluate, sample, sim_magobs
+from .lightcurves import (
+    NEVER_DETECTED_MAG,
+    detectable_span,
+    evaluate,
+    flare_detectable,
+    flare_trigger,
+    sample,
+    sim_magobs,
+    transient_peakmag,
+)
 from .models import SPECS, Spec
-from .observing import PHOTFLAG_DETECT, draw_cadence, flux_errors, photflags
+from .observing import (
+    PHOTFLAG_DETECT,
+    SEASON_DAYS,
+    SURVEY_END,
+    SURVEY_START,
+    draw_cadence,
+    flux_errors,
+    overlaps_season,
+    photflags,
+)
+from .sky import draw_sky
 
 log = logging.getLogger(__name__)
 
 MODEL_INDEX = {m: i for i, m in enumerate(MODELS)}
 MAX_CHUNKS = 4096  # SNIDs: 5 bits model, 12 bits chunk, 17 bits object -> unique 34-bit ids
 MAX_OBJECTS_PER_CHUNK = 100_000
-BATCH = 1500  # candidates simulated at once (bounds memory: ~ BATCH x 500 nights x 3 visits)
+BATCH = 1500  # light curves simulated at once (bounds memory: ~ BATCH x 500 nights x 3 visits)
 _BAND_BYTES = np.array([f"{b} ".encode() for b in schema.BANDS])
 _SNID_MUL = np.uint64(0x2545F4915)  # odd: multiplication is a bijection modulo 2**34
 _SNID_MASK = np.uint64((1 << 34) - 1)
@@ -65,12 +84,32 @@ class Objects:
 
 
 def simulate(spec: Spec, type_index: int, n: int, rng: np.random.Generator) -> Objects:
-    """Simulate ``n`` candidate objects of one model (detected or not)."""
+    """Simulate ``n`` candidate objects of one model (detected or not). Transients whose true peak
+    is fainter than ``lightcurves.NEVER_DETECTED_MAG`` in every band are dropped before their light
+    curves are drawn (they could not be detected); the returned objects are the others."""
     P = sample(spec, n, rng)
-    ra = np.round(rng.uniform(0.0, 360.0, n), 6)
-    dec = np.round(np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-75.0)), np.sin(np.radians(10.0)), n))), 6)
-    mwebv = np.clip(rng.lognormal(np.log(0.035), 0.7, n), 0.002, 1.5)
-    cad = draw_cadence(rng, P["t_lo"], P["t_hi"], ra)
+    if spec.family == "flare":  # without extinction first: cheap, and only dims
+        flare_trigger(P, rng)
+        P = {k: v[flare_detectable(P, np.zeros(n))] for k, v in P.items()}
+        n = len(P["z"])
+    ra, dec, mwebv = draw_sky(rng, n, spec.dndb if spec.galactic or spec.family == "agn" else None)
+    ok = None
+    season_len = rng.uniform(*SEASON_DAYS, size=n)
+    if spec.family == "transient":
+        # never brighter than the limit, or bright only while the field is out of season or the
+        # survey is off: could not be detected
+        pm_min = transient_peakmag(spec, P, mwebv).min(axis=1)
+        before, after = detectable_span(P, pm_min)
+        lo = np.maximum.reduce([P["t_ref"] - before, P["t_lo"], np.full(n, SURVEY_START)])
+        hi = np.minimum.reduce([P["t_ref"] + after, P["t_hi"], np.full(n, SURVEY_END)])
+        ok = (pm_min < NEVER_DETECTED_MAG) & overlaps_season(lo, hi, ra, season_len)
+    elif spec.family == "flare":
+        ok = flare_detectable(P, mwebv)
+    if ok is not None:
+        P = {k: v[ok] for k, v in P.items()}
+        ra, dec, mwebv, season_len = ra[ok], dec[ok], mwebv[ok], season_len[ok]
+        n = int(ok.sum())
+    cad = draw_cadence(rng, P["t_lo"], P["t_hi"], ra, season_len)
     head: dict[str, np.ndarray] = {}
     if not spec.galactic:
         cols, host_psf = host_columns(rng, P["z"], ra, dec, spec.host_frac, spec.nuclear)
@@ -81,7 +120,7 @@ def simulate(spec: Spec, type_index: int, n: int, rng: np.random.Generator) -> O
     noise, err, sky_sig = flux_errors(rng, cad, lc["total"], host_psf[cad.obj, cad.band])
     fluxcal = lc["diff"] + noise
     magobs = sim_magobs(lc["total"])
-    flag = photflags(cad, fluxcal, err, magobs)
+    flag = photflags(rng, cad, lc["diff"], err, magobs, lc.get("fixed_u"))
     det = (flag & PHOTFLAG_DETECT) > 0
     ndet = np.bincount(cad.obj[det], minlength=n)
     first = np.full(n, -9.0)
@@ -140,16 +179,21 @@ def simulate_detected(model: str, n: int, rng: np.random.Generator) -> tuple[Obj
     parts: list[Objects] = []
     have = tried = 0
     eff = 0.85  # prior detection efficiency; updated from the candidates simulated so far
+    passed = 1.0  # fraction of candidates passing the peak-magnitude cut; updated likewise
+    simulated = 0
     while have < n:
-        m = int(min(BATCH, np.ceil((n - have) / max(eff, 0.02) * 1.15) + 4))
+        cap = BATCH / max(passed, 0.002)
+        m = int(min(cap, np.ceil((n - have) / max(eff, 0.0005) * 1.15) + 4))
         batch = simulate(spec, MODELS[model], m, rng)
         keep = batch.head["_NDET"] > 0
         tried += m
+        simulated += len(batch)
         good = batch.select(keep)
         parts.append(good)
         have += len(good)
-        eff = max(have / tried, 0.005)
-        if tried > 200 * max(n, 10) and have < n:
+        eff = max(have / tried, 0.0005)
+        passed = max(simulated / tried, 0.002)
+        if tried > 5000 * max(n, 10) and have < n:
             raise RuntimeError(f"mock model {model}: only {have} of {tried} simulated objects were detected")
     out = Objects.concat(parts)
     return out.select(np.arange(len(out)) < n), tried, tried - have

@@ -10,13 +10,77 @@ rank (at most a few hundred steps, each over all objects).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .models import Spec
-from .observing import SURVEY_END, SURVEY_START, Cadence
-from .physics import LAMBDA_EFF, R_BAND, bb_colour, distmod, flux_to_mag, mag_to_flux
+from .observing import (
+    DETECT_SNR,
+    M5,
+    M5_OFFSET,
+    M5_SCATTER,
+    SURVEY_END,
+    SURVEY_START,
+    Cadence,
+    detection_probability,
+)
+from .physics import LAMBDA_EFF, R_BAND, bb_colour, distmod, flux_to_mag, mag_to_flux, redshift_cdf
 
 LN10_25 = np.log(10) / 2.5
+PEAKMJD_RANGE = (60225.0, 61455.0)  # GENRANGE_PEAKMJD of the ELAsTiCC2 training simulation
+# Transients whose true peak is fainter than this in every band (AB mag) are never simulated: none
+# of them could be detected (measured: fewer than 1 in 2,000 detected mock transients peak fainter
+# than 24.8 in their brightest band), and the real training set drops undetected objects anyway.
+NEVER_DETECTED_MAG = 24.8
+_Z_GRID = np.linspace(0.001, 4.0, 4000)
+_M0 = distmod(_Z_GRID) - 2.5 * np.log10(1 + _Z_GRID)  # peak magnitude of M = 0 at 5000 A rest, no colour
+
+
+@functools.cache
+def _zcdf(law: tuple, z_lo: float, z_hi: float) -> tuple[np.ndarray, np.ndarray]:
+    return redshift_cdf(law, z_lo, z_hi)
+
+
+def _colour_margin(spec: Spec) -> float:
+    """How much brighter (mag) than M at 5000 A rest a transient's brightest band can be at its peak."""
+    p = spec.p
+    z = np.linspace(p["z"][0], p["z"][1], 64)[:, None, None]
+    lam = LAMBDA_EFF[None, :, None] / (1 + z)
+    temp = np.linspace(p["T"][0], p["T"][1], 5)[None, None, :]
+    colour = bb_colour(lam, temp) + p.get("uv", 1.5) * np.clip((4000.0 - lam) / 1000.0, 0.0, None)
+    return max(0.0, -float(colour.min())) + 0.1 + (0.4 if "secmax" in p else 0.0)  # + Phillips brightening
+
+
+def draw_redshift(spec: Spec, n: int, rng: np.random.Generator) -> np.ndarray:
+    """True redshifts from the model's rate law (dN/dz = R(z) / (1+z) dV/dz) over its published range."""
+    zg, cdf = _zcdf(spec.rate, float(spec.p["z"][0]), float(spec.p["z"][1]))
+    return np.interp(rng.random(n), cdf, zg)
+
+
+def draw_luminosity_redshift(spec: Spec, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(M, z) of transients: M ~ N(mean, sigma), z from the rate law over the published range,
+    restricted to the pairs that can peak brighter than ``NEVER_DETECTED_MAG`` in some band.
+
+    Exact, not an approximation of that restriction: M is drawn from N(M) F(z_max(M)) (F the
+    redshift CDF, z_max where even the bluest colour the model can have leaves the peak fainter
+    than the limit), then z from the rate law below z_max(M). The objects drawn are distributed as
+    those of the full range that pass the limit; the others would only be simulated to be dropped.
+    """
+    p = spec.p
+    mu, sig = p["M"]
+    zg, cdf = _zcdf(spec.rate, float(p["z"][0]), float(p["z"][1]))
+    margin = _colour_margin(spec)
+    m_grid = mu + sig * np.linspace(-6.0, 6.0, 481)
+    f_grid = np.interp(np.interp(NEVER_DETECTED_MAG + margin - m_grid, _M0, _Z_GRID), zg, cdf, left=0.0)
+    w = np.exp(-0.5 * ((m_grid - mu) / sig) ** 2) * f_grid
+    if w.sum() <= 0:
+        raise ValueError(f"mock model {spec.type_name}: no object of this model can be detected")
+    cm = np.concatenate([[0.0], np.cumsum(0.5 * (w[1:] + w[:-1]))])
+    M = np.interp(rng.random(n) * cm[-1], cm, m_grid)
+    f_max = np.interp(np.interp(NEVER_DETECTED_MAG + margin - M, _M0, _Z_GRID), zg, cdf, left=0.0)
+    z = np.interp(rng.random(n) * f_max, cdf, zg)
+    return M, z
 
 
 def _u(rng: np.random.Generator, lohi: tuple[float, float], n: int | tuple[int, ...]) -> np.ndarray:
@@ -33,9 +97,7 @@ def sample(spec: Spec, n: int, rng: np.random.Generator) -> dict[str, np.ndarray
     p = spec.p
     P: dict[str, np.ndarray] = {}
     if spec.family == "transient":
-        zlo, zhi = p["z"]
-        P["z"] = zlo + (zhi - zlo) * rng.random(n) ** p.get("z_pow", 0.7)
-        P["M"] = rng.normal(p["M"][0], p["M"][1], n)
+        P["M"], P["z"] = draw_luminosity_redshift(spec, n, rng)
         P["rise"] = _u(rng, p["rise"], n)
         P["fall"] = np.maximum(_u(rng, p.get("fall", (20.0, 30.0)), n), 1.6 * P["rise"])
         P["T"] = _u(rng, p["T"], n)
@@ -51,14 +113,13 @@ def sample(spec: Spec, n: int, rng: np.random.Generator) -> dict[str, np.ndarray
             P["bump"] = _u(rng, p["bump"], n)
         if "tpl" in p:
             P["tpl"] = _u(rng, p["tpl"], n)
-        P["t_ref"] = rng.uniform(SURVEY_START - 60.0, SURVEY_END + 20.0, n)  # true peak (MJD)
-        stretch = 1 + P["z"]
-        P["t_lo"] = P["t_ref"] - _u(rng, p.get("pre", (30.0, 100.0)), n) * np.sqrt(stretch)
-        P["t_hi"] = P["t_ref"] + _u(rng, p.get("post", (100.0, 450.0)), n) * np.sqrt(stretch)
+        P["t_ref"] = rng.uniform(*PEAKMJD_RANGE, n)  # true peak (MJD)
+        # the published rest-frame epochs around the peak, time-dilated
+        P["t_lo"] = P["t_ref"] + spec.trest[0] * (1 + P["z"])
+        P["t_hi"] = P["t_ref"] + spec.trest[1] * (1 + P["z"])
         return P
     if spec.family == "agn":
-        zlo, zhi = p["z"]
-        P["z"] = zlo + (zhi - zlo) * rng.random(n) ** p.get("z_pow", 0.7)
+        P["z"] = draw_redshift(spec, n, rng)
         P["mag"] = _u(rng, p["mag"], n)
         P["tau"] = _logu(rng, p["tau"], n)
         P["sf"] = _u(rng, p["sf"], n)
@@ -68,9 +129,10 @@ def sample(spec: Spec, n: int, rng: np.random.Generator) -> dict[str, np.ndarray
         P["z"] = np.zeros(n)
         P["mag"] = _u(rng, p["mag"], n)
         P["T_star"] = _u(rng, p["T_star"], n)
-    length = rng.uniform(250.0, 1000.0, n)
-    P["t_lo"] = rng.uniform(SURVEY_START - 50.0, SURVEY_END - length + 50.0)
-    P["t_hi"] = P["t_lo"] + length
+    # LCLIB models: the whole survey (GENRANGE_TREST 0..1105 d from the survey start)
+    length = np.full(n, SURVEY_END - SURVEY_START)
+    P["t_lo"] = np.full(n, SURVEY_START)
+    P["t_hi"] = np.full(n, SURVEY_END)
     if spec.family == "agn":
         P["t_jump"] = rng.uniform(P["t_lo"], P["t_hi"])
     elif spec.family == "periodic":
@@ -85,8 +147,11 @@ def sample(spec: Spec, n: int, rng: np.random.Generator) -> dict[str, np.ndarray
             P["depth2"] = P["amp"] * rng.uniform(0.05, 0.9, n)
             P["ellip"] = rng.uniform(0.0, 0.08, n)
     elif spec.family == "flare":
-        P["flare_mag"] = _u(rng, p["flare_mag"], (n, 4))  # u-band peak of up to 4 flares
+        # u-band peak of up to 4 flares: power-law flare frequency N(>F) ~ F^-alpha above a faint limit
+        m_lim, alpha = p["flare_mag"]
+        P["flare_mag"] = m_lim + 2.5 / alpha * np.log10(rng.random((n, 4)) + 1e-12)
         P["T_flare"] = _u(rng, p["T_flare"], n)
+        P["u_excess"] = _u(rng, p["u_excess"], n)
         P["t_rise"] = _logu(rng, p["t_rise"], (n, 4))
         P["t_decay"] = _logu(rng, p["t_decay"], (n, 4))
         P["t_flare"] = rng.uniform(P["t_lo"][:, None], P["t_hi"][:, None], (n, 4))
@@ -218,7 +283,7 @@ def evaluate(spec: Spec, P: dict, cad: Cadence, mwebv: np.ndarray, rng: np.rando
         total = mag_to_flux(_transient_mag(spec, P, o, mjd, band, mwebv))
         out["diff"] = total
         out["sim_peakmjd"] = P["t_ref"]
-        out["peakmag"] = _transient_mag(spec, P, ob, P["t_ref"][ob], allb, mwebv).reshape(n, 6)
+        out["peakmag"] = transient_peakmag(spec, P, mwebv)
         out["total"] = total
         return out
     if fam == "agn":
@@ -252,20 +317,31 @@ def evaluate(spec: Spec, P: dict, cad: Cadence, mwebv: np.ndarray, rng: np.rando
     if fam == "flare":
         # flare 0 peaks just before a randomly chosen observation: objects enter the training set
         # because a flare triggered them
+        # (an observation in the band drawn by ``flare_trigger``, which gets that trigger's depth)
         pick = cad.starts + np.floor(rng.random(n) * np.maximum(cad.nobs, 1)).astype(np.int64)
+        match = band == P["pick_band"][o]
+        count = np.bincount(o[match], minlength=n)
+        k = np.floor(rng.random(n) * count).astype(np.int64)
+        c = np.cumsum(match)
+        rank = c - 1 - (c - match)[cad.starts][o]  # rank of a matching observation within its object
+        sel = np.nonzero(match & (rank == k[o]))[0]
+        pick[o[sel]] = sel
         pick = np.minimum(pick, max(len(mjd) - 1, 0))
         has = cad.nobs > 0
         tf = P["t_flare"].copy()
         if len(mjd):
-            tf[has, 0] = mjd[pick[has]] - rng.random(int(has.sum())) * P["t_decay"][has, 0]
+            cad.m5[pick[has]] = np.where(count[has] > 0, P["pick_m5"][has], cad.m5[pick[has]])
+            tf[has, 0] = mjd[pick[has]] - P["pick_delay"][has] * P["t_decay"][has, 0]
         dt = mjd[:, None] - tf[o]
         prof = np.where(
             dt < 0, np.exp(np.clip(dt / P["t_rise"][o], -50.0, 0.0)), np.exp(-np.clip(dt / P["t_decay"][o], 0.0, 50.0))
         )
         amp_u = mag_to_flux(P["flare_mag"][o]) * P["active"][o]
         colour = bb_colour(LAMBDA_EFF[band], P["T_flare"][o]) - bb_colour(LAMBDA_EFF[0], P["T_flare"][o])
+        colour = colour + (band > 0) * P["u_excess"][o]  # Balmer continuum: the flare is bluest in u
         diff = (amp_u * prof).sum(axis=1) * 10 ** (-0.4 * (colour + ext))
         out["sim_peakmjd"] = tf[:, 0]
+        out["fixed_u"] = (pick[has], P["pick_u"][has])  # the trigger point's detection draw
     elif fam == "dwarfnova":
         s = mjd - P["t0"][o]
         k = np.floor(s / P["recur"][o])
@@ -292,6 +368,66 @@ def evaluate(spec: Spec, P: dict, cad: Cadence, mwebv: np.ndarray, rng: np.rando
         raise ValueError(f"unknown light-curve family {fam!r}")
     out.update(diff=diff, total=mag_to_flux(quiet) + np.maximum(diff, 0.0), templatemag=quiet_b, peakmag=quiet_b)
     return out
+
+
+# Fractions of observations per band (u g r i z Y) in the real files, and the depth law of observing.
+PICK_BAND_FRACTIONS = np.array([0.062, 0.092, 0.220, 0.225, 0.197, 0.205])
+
+
+def flare_trigger(P: dict, rng: np.random.Generator) -> None:
+    """Draw the observation that flare 0 is seen at into ``P``: band, 5-sigma depth, delay after
+    the flare's peak (in units of its decay time) and the uniform deviate of its detection draw
+    (``photflags`` reuses it)."""
+    n = len(P["T_flare"])
+    band = np.searchsorted(np.cumsum(PICK_BAND_FRACTIONS), rng.random(n) * PICK_BAND_FRACTIONS.sum())
+    band = np.minimum(band, 5)
+    P["pick_band"] = band.astype(np.int8)
+    P["pick_m5"] = M5[band] + rng.normal(M5_OFFSET, M5_SCATTER, n)
+    P["pick_delay"] = rng.random(n)
+    P["pick_u"] = rng.random(n)
+
+
+def flare_detectable(P: dict, mwebv: np.ndarray) -> np.ndarray:
+    """True where flare 0's trigger point passes its detection draw with the sky noise alone (the
+    full noise only lowers the SNR, so the others fail it anyway). Those others could only be
+    detected through another flare hitting an observation by chance (~1 % of candidates): they
+    are not simulated."""
+    band = P["pick_band"]
+    colour = bb_colour(LAMBDA_EFF[band], P["T_flare"]) - bb_colour(LAMBDA_EFF[0], P["T_flare"])
+    colour = colour + (band > 0) * P["u_excess"]
+    flux = mag_to_flux(P["flare_mag"][:, 0] + colour + R_BAND[band] * mwebv) * np.exp(-P["pick_delay"])
+    return P["pick_u"] < detection_probability(flux / (mag_to_flux(P["pick_m5"]) / DETECT_SNR))
+
+
+def detectable_span(P: dict, pm_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(days before, days after) the peak, observer frame, outside which a transient whose peak is
+    ``pm_min`` (brightest band) stays fainter than ``NEVER_DETECTED_MAG`` in every band.
+
+    Deliberately generous: the flux limit is lowered by 1.5 mag (colour evolution can brighten a
+    red band relative to the peak), each shape's own decline law is inverted and the result
+    doubled, plus 20 rest-frame days; a second maximum, an early bump or a plateau extend it."""
+    z1 = 1 + P["z"]
+    ln_f = np.maximum(np.log(10.0) * 0.4 * (NEVER_DETECTED_MAG + 1.5 - pm_min), 0.1)  # ln(1 / flux fraction)
+    rise, fall = P["rise"], P["fall"]
+    before = 2.0 * rise * (ln_f + np.log(np.maximum(fall / rise, 1.7)) + 2.0) + 20.0
+    after = 2.0 * fall * (ln_f + 1.0) + 20.0
+    if "plateau" in P:
+        after = after + P["plateau"]
+    if "tpl" in P:
+        after = np.maximum(after, 2.0 * P["tpl"] * (np.exp(0.6 * ln_f) - 1.0) + 20.0)
+    if "bump" in P:
+        before = before + 30.0
+    if "secmax" in P:
+        after = after + 60.0
+    return before * z1, after * z1
+
+
+def transient_peakmag(spec: Spec, P: dict, mwebv: np.ndarray) -> np.ndarray:
+    """(n, 6) observed magnitudes of transients at their true peak (u g r i z Y)."""
+    n = len(P["z"])
+    allb = np.tile(np.arange(6, dtype=np.int8), n)
+    ob = np.repeat(np.arange(n), 6)
+    return _transient_mag(spec, P, ob, P["t_ref"][ob], allb, mwebv).reshape(n, 6)
 
 
 def _time_of_max(cad: Cadence, flux: np.ndarray, n: int) -> np.ndarray:

@@ -2,8 +2,14 @@
 
 Ranges are (low, high) drawn uniformly unless noted; magnitudes are absolute AB at 5000 A
 rest frame (extragalactic) or apparent r-band means (Galactic); times in rest-frame days.
-The numbers are rough literature values chosen so that classes overlap as real ones do
-(SN subtypes share rise times, colours and redshifts), not fits to any data set.
+Light-curve parameters are rough literature values chosen so that classes overlap as real ones
+do (SN subtypes share rise times, colours and redshifts), not fits to any data set.
+
+From the published ELAsTiCC2 simulation inputs (SNANA SIMGEN include files of LSSTDESC/elasticc,
+``model_config/``, collected in ``../shared/facts/elasticc2_simulation.md``; docs/mock.md cites them
+per model): each extragalactic model's redshift range (``z``), volumetric rate law (``rate``,
+see ``RATES``), rest-frame epochs simulated around the peak (``trest``), and each Galactic model's
+latitude density (``dndb``, see ``sky``).
 """
 
 from __future__ import annotations
@@ -11,6 +17,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from . import MODELS
+
+# Latitude densities (SNANA DNDB) of the LCLIB models, from their SIMGEN include files.
+DNDB_MDWARF_FLARE = (
+    "BPOLY",
+    (-3.28230212e-03, 3.01446333e-02, -4.65144034e-03, 3.16808686e-04, -1.20480381e-05,
+     2.76898385e-07, -3.92467157e-09, 3.34750950e-11, -1.57113870e-13, 3.10724077e-16),
+)  # fmt: skip
+DNDB_BULGE = ("BPOLY", (20383.0, -1757.7, 65.293, -1.1885, 0.10405e-01, -0.35119e-04))  # RRL, EB, Mira, uLens
+DNDB_DISK = ("BPOLY", (1.001, -5.55555556e-02, 1.23456790e-03, -1.37174211e-05))  # Cepheid, d-Sct, dwarf nova
+DNDB_ISOTROPIC = ("COSBPOLY", (1.0,))  # AGN
+# Rest-frame days observed around the peak. The published GENRANGE_TREST of the template models is
+# -50..300 d, but the real SNIb files hold observations from up to 190 d before to 470 d after the
+# peak (rest frame; median 57 and 297 after the season cuts; bench/realism.py), so the mock's window is
+# wider by the same amount for every model: template models -120..450, MOSFIT (published -100..500) -170..650.
+TREST_TEMPLATES = (-120.0, 450.0)
+TREST_MOSFIT = (-170.0, 650.0)
 
 
 @dataclass(frozen=True)
@@ -23,14 +45,18 @@ class Spec:
     sim_model_index: int
     type_name: str
     p: dict = field(default_factory=dict)
-    host_frac: float = 0.93  # fraction of extragalactic objects with a matched host
+    host_frac: float = 0.99  # fraction of extragalactic objects with a matched host
     nuclear: bool = False
+    rate: tuple = ("CC_S15",)  # volumetric rate law (RATES in lightcurves) and its parameters
+    trest: tuple[float, float] = TREST_TEMPLATES  # rest-frame days simulated around the peak
+    dndb: tuple | None = None  # Galactic latitude density (sky.latitude_weight); None: extragalactic footprint
 
 
-def _sn(name: str, type_name: str, **p) -> Spec:
+def _sn(
+    name: str, type_name: str, rate: tuple = ("CC_S15",), trest: tuple[float, float] = TREST_TEMPLATES, **p
+) -> Spec:
     base = dict(
-        z=(0.02, 0.5),
-        z_pow=0.7,
+        z=(0.011, 1.5),
         M=(-17.5, 0.8),
         rise=(3.0, 6.0),
         fall=(18.0, 35.0),
@@ -38,19 +64,18 @@ def _sn(name: str, type_name: str, **p) -> Spec:
         T_late=5000.0,
         cool=(10.0, 25.0),
         uv=1.5,
-        pre=(30.0, 100.0),
-        post=(100.0, 450.0),
     )
     base.update(p)
-    return Spec("transient", False, name, 10, type_name, base)
+    return Spec("transient", False, name, 10, type_name, base, rate=rate, trest=trest)
 
 
 SPECS: dict[str, Spec] = {
     "SNIa-SALT3": _sn(
         "SALT3.P22-NIR",
         "Ia",
-        z=(0.03, 1.1),
-        z_pow=0.8,
+        rate=("POWERLAW2", 2.5e-5, 1.5, 9.7e-5, -0.5, 1.0),
+        trest=(-170.0, 450.0),  # published -100..300
+        z=(0.011, 1.65),
         M=(-19.3, 0.15),
         rise=(3.0, 4.5),
         fall=(14.0, 24.0),
@@ -62,7 +87,8 @@ SPECS: dict[str, Spec] = {
     "SNIa-91bg": _sn(
         "NON1ASED",
         "91bg",
-        z=(0.01, 0.35),
+        rate=("POWERLAW", 1.5),
+        z=(0.011, 1.2),
         M=(-17.6, 0.4),
         rise=(2.5, 3.5),
         fall=(9.0, 14.0),
@@ -74,7 +100,8 @@ SPECS: dict[str, Spec] = {
     "SNIax": _sn(
         "NON1ASED",
         "Iax",
-        z=(0.01, 0.4),
+        rate=("MD14",),
+        z=(0.011, 1.5),
         M=(-16.8, 1.0),
         rise=(3.0, 5.0),
         fall=(14.0, 26.0),
@@ -82,16 +109,19 @@ SPECS: dict[str, Spec] = {
         cool=(8.0, 14.0),
         uv=2.0,
     ),
-    "SNIb-Templates": _sn("NON1ASED", "Ib", M=(-17.4, 0.8)),
+    # Ib/c templates: the real SNIb files' true peak r - distance modulus is -17.1 (median of the detected)
+    # and its observed colours redder than a 9,000-12,000 K photosphere (true peak g - r 0.7 at z 0.24)
+    "SNIb-Templates": _sn("NON1ASED", "Ib", M=(-16.9, 0.5), T=(7500.0, 10000.0)),
     "SNIb+HostXT_V19": _sn("NON1ASED", "Ib", M=(-17.6, 0.7), fall=(20.0, 38.0)),
-    "SNIc-Templates": _sn("NON1ASED", "Ic", M=(-17.5, 0.8), fall=(16.0, 30.0)),
+    "SNIc-Templates": _sn("NON1ASED", "Ic", M=(-17.0, 0.5), fall=(16.0, 30.0), T=(7500.0, 10000.0)),
     "SNIc+HostXT_V19": _sn("NON1ASED", "Ic", M=(-17.7, 0.7), fall=(16.0, 30.0)),
     "SNIcBL+HostXT_V19": _sn(
-        "NON1ASED", "Ic-BL", z=(0.02, 0.6), M=(-18.4, 0.6), rise=(2.5, 4.5), fall=(14.0, 24.0), T=(10000.0, 13000.0)
+        "NON1ASED", "Ic-BL", M=(-18.4, 0.6), rise=(2.5, 4.5), fall=(14.0, 24.0), T=(10000.0, 13000.0)
     ),
     "SNII-NMF": _sn(
         "NON1ASED",
         "II",
+        z=(0.011, 1.78),
         M=(-16.9, 1.0),
         rise=(1.5, 4.0),
         plateau=(50.0, 110.0),
@@ -104,6 +134,7 @@ SPECS: dict[str, Spec] = {
     "SNII-Templates": _sn(
         "NON1ASED",
         "II",
+        z=(0.011, 1.8),
         M=(-16.8, 1.0),
         rise=(1.5, 4.0),
         plateau=(60.0, 120.0),
@@ -116,6 +147,7 @@ SPECS: dict[str, Spec] = {
     "SNII+HostXT_V19": _sn(
         "NON1ASED",
         "II",
+        z=(0.011, 1.8),
         M=(-17.0, 0.9),
         rise=(1.5, 4.0),
         plateau=(40.0, 110.0),
@@ -128,7 +160,8 @@ SPECS: dict[str, Spec] = {
     "SNIIn-MOSFIT": _sn(
         "NON1ASED",
         "IIn",
-        z=(0.03, 0.9),
+        trest=TREST_MOSFIT,
+        z=(0.03, 2.2),
         M=(-18.6, 1.0),
         rise=(6.0, 20.0),
         fall=(50.0, 160.0),
@@ -136,12 +169,11 @@ SPECS: dict[str, Spec] = {
         T_late=6500.0,
         cool=(40.0, 120.0),
         uv=1.0,
-        post=(150.0, 600.0),
     ),
     "SNIIn+HostXT_V19": _sn(
         "NON1ASED",
         "IIn",
-        z=(0.03, 0.8),
+        z=(0.011, 1.8),
         M=(-18.3, 1.0),
         rise=(5.0, 15.0),
         fall=(40.0, 120.0),
@@ -150,12 +182,13 @@ SPECS: dict[str, Spec] = {
         cool=(40.0, 120.0),
         uv=1.0,
     ),
-    "SNIIb+HostXT_V19": _sn("NON1ASED", "IIb", M=(-17.3, 0.7), fall=(18.0, 32.0), bump=(0.3, 0.9)),
+    "SNIIb+HostXT_V19": _sn("NON1ASED", "IIb", z=(0.011, 1.8), M=(-17.3, 0.7), fall=(18.0, 32.0), bump=(0.3, 0.9)),
     "SLSN-I+host": _sn(
         "NON1ASED",
         "SLSN-I",
-        z=(0.15, 2.5),
-        z_pow=0.8,
+        rate=("MD14",),
+        trest=TREST_MOSFIT,
+        z=(0.02, 2.95),
         M=(-21.4, 0.7),
         rise=(8.0, 18.0),
         fall=(35.0, 90.0),
@@ -163,14 +196,14 @@ SPECS: dict[str, Spec] = {
         T_late=7000.0,
         cool=(40.0, 90.0),
         uv=0.6,
-        pre=(60.0, 150.0),
-        post=(200.0, 700.0),
     ),
     "TDE": replace(
         _sn(
             "NON1ASED",
             "TDE",
-            z=(0.03, 1.0),
+            rate=("TDE", -2.0),
+            trest=TREST_MOSFIT,
+            z=(0.01, 2.9),
             M=(-19.6, 0.8),
             rise=(5.0, 15.0),
             tpl=(20.0, 60.0),
@@ -178,15 +211,14 @@ SPECS: dict[str, Spec] = {
             T_late=15000.0,
             cool=(100.0, 300.0),
             uv=0.0,
-            post=(150.0, 600.0),
         ),
         nuclear=True,
     ),
     "ILOT": _sn(
         "NON1ASED",
         "ILOT",
-        z=(0.003, 0.03),
-        z_pow=0.9,
+        trest=(-170.0, 1150.0),  # published -100..1000
+        z=(0.011, 0.5),
         M=(-12.8, 1.2),
         rise=(2.0, 10.0),
         fall=(15.0, 80.0),
@@ -198,7 +230,9 @@ SPECS: dict[str, Spec] = {
     "CART": _sn(
         "NON1ASED",
         "CART",
-        z=(0.005, 0.12),
+        rate=("MD14",),
+        trest=TREST_MOSFIT,
+        z=(0.012, 1.4),
         M=(-15.6, 0.8),
         rise=(4.0, 10.0),
         fall=(30.0, 90.0),
@@ -210,8 +244,8 @@ SPECS: dict[str, Spec] = {
     "PISN": _sn(
         "NON1ASED",
         "PISN",
-        z=(0.2, 2.0),
-        z_pow=0.8,
+        rate=("PISN",),
+        z=(0.02, 2.2),
         M=(-20.6, 0.7),
         rise=(25.0, 45.0),
         fall=(100.0, 250.0),
@@ -219,14 +253,12 @@ SPECS: dict[str, Spec] = {
         T_late=5000.0,
         cool=(100.0, 250.0),
         uv=1.0,
-        pre=(100.0, 300.0),
-        post=(300.0, 900.0),
     ),
     "KN_K17": _sn(
         "NON1ASED",
         "KN",
-        z=(0.008, 0.12),
-        z_pow=0.8,
+        rate=("POWERLAW", 0.0),
+        z=(0.011, 0.28),
         M=(-15.8, 0.7),
         rise=(0.3, 0.7),
         fall=(1.0, 2.5),
@@ -234,14 +266,12 @@ SPECS: dict[str, Spec] = {
         T_late=2500.0,
         cool=(1.0, 2.5),
         uv=1.0,
-        pre=(20.0, 60.0),
-        post=(30.0, 120.0),
     ),
     "KN_B19": _sn(
         "NON1ASED",
         "KN",
-        z=(0.008, 0.12),
-        z_pow=0.8,
+        rate=("POWERLAW", 0.0),
+        z=(0.011, 0.28),
         M=(-16.0, 0.7),
         rise=(0.3, 0.8),
         fall=(1.2, 3.0),
@@ -249,8 +279,6 @@ SPECS: dict[str, Spec] = {
         T_late=2500.0,
         cool=(1.2, 3.0),
         uv=1.0,
-        pre=(20.0, 60.0),
-        post=(30.0, 120.0),
     ),
     "Mdwarf-flare": Spec(
         "flare",
@@ -259,13 +287,15 @@ SPECS: dict[str, Spec] = {
         12,
         "m-Dwarf-",
         dict(
-            mag=(17.5, 23.0),
+            mag=(15.5, 23.5),
             T_star=(2900.0, 3400.0),
-            flare_mag=(16.5, 22.5),
-            T_flare=(9000.0, 13000.0),
+            flare_mag=(24.0, 1.5),  # u-band peak: faint limit (mag) and power-law index of N(>F) ~ F^-alpha
+            T_flare=(15000.0, 25000.0),
+            u_excess=(0.6, 1.2),  # Balmer continuum: u brighter than the blackbody (mag)
             t_rise=(0.0007, 0.003),
             t_decay=(0.005, 0.05),
         ),
+        dndb=DNDB_MDWARF_FLARE,
     ),
     "dwarf-nova": Spec(
         "dwarfnova",
@@ -281,6 +311,7 @@ SPECS: dict[str, Spec] = {
             recur=(15.0, 150.0),
             dur=(4.0, 15.0),
         ),
+        dndb=DNDB_DISK,
     ),
     "uLens-Single_PyLIMA": Spec(
         "ulens",
@@ -289,6 +320,7 @@ SPECS: dict[str, Spec] = {
         12,
         "uLens",
         dict(mag=(18.0, 23.5), T_star=(4000.0, 7000.0), tE=(30.0, 0.7), u0=(0.01, 1.0), blend=(0.3, 1.0)),
+        dndb=DNDB_BULGE,
     ),
     "uLens-Single-GenLens": Spec(
         "ulens",
@@ -297,6 +329,7 @@ SPECS: dict[str, Spec] = {
         12,
         "uLens",
         dict(mag=(18.0, 23.5), T_star=(4000.0, 7000.0), tE=(20.0, 0.9), u0=(0.01, 1.0), blend=(0.5, 1.0)),
+        dndb=DNDB_BULGE,
     ),
     "uLens-Binary": Spec(
         "ulens",
@@ -312,6 +345,7 @@ SPECS: dict[str, Spec] = {
             blend=(0.3, 1.0),
             caustic=(2.0, 15.0),
         ),
+        dndb=DNDB_BULGE,
     ),
     "CLAGN": Spec(
         "agn",
@@ -319,11 +353,11 @@ SPECS: dict[str, Spec] = {
         "LCLIB",
         12,
         "CLAGN",
-        dict(
-            z=(0.1, 2.5), z_pow=0.8, mag=(19.5, 23.5), tau=(50.0, 500.0), sf=(0.15, 0.4), jump=(0.5, 1.5), jump_frac=0.7
-        ),
+        dict(z=(0.05, 2.95), mag=(19.5, 23.5), tau=(50.0, 500.0), sf=(0.15, 0.4), jump=(0.5, 1.5), jump_frac=0.7),
         host_frac=0.97,
         nuclear=True,
+        rate=("MD14",),
+        dndb=DNDB_ISOTROPIC,
     ),
     "RRL": Spec(
         "periodic",
@@ -340,6 +374,7 @@ SPECS: dict[str, Spec] = {
             rise_frac=(0.1, 0.3),
             chroma=0.8,
         ),
+        dndb=DNDB_BULGE,
     ),
     "EB": Spec(
         "periodic",
@@ -356,6 +391,7 @@ SPECS: dict[str, Spec] = {
             width=(0.02, 0.1),
             chroma=0.1,
         ),
+        dndb=DNDB_BULGE,
     ),
     "Cepheid": Spec(
         "periodic",
@@ -372,6 +408,7 @@ SPECS: dict[str, Spec] = {
             rise_frac=(0.15, 0.35),
             chroma=0.8,
         ),
+        dndb=DNDB_DISK,
     ),
     "d-Sct": Spec(
         "periodic",
@@ -380,9 +417,10 @@ SPECS: dict[str, Spec] = {
         12,
         "d-Sct",
         dict(mag=(16.5, 21.0), T_star=(6800.0, 8500.0), period=(0.02, 0.25), amp=(0.02, 0.3), shape="sin", chroma=0.5),
+        dndb=DNDB_DISK,
     ),
 }
 # SLSN-I without hosts: the parameters of SLSN-I+host (defined above)
-SPECS["SLSN-I_no_host"] = Spec("transient", False, "NON1ASED", 10, "SLSN-I", SPECS["SLSN-I+host"].p, host_frac=0.0)
+SPECS["SLSN-I_no_host"] = replace(SPECS["SLSN-I+host"], host_frac=0.0)
 
 assert set(SPECS) == set(MODELS), set(SPECS) ^ set(MODELS)

@@ -22,6 +22,43 @@ _DC = np.concatenate([[0.0], np.cumsum(0.5 * (1 / _E[1:] + 1 / _E[:-1]) * np.dif
 _MU = 5 * np.log10(np.maximum((1 + _Z) * _DC, 1e-10) * 1e5)
 
 
+# Volumetric rate laws R(z) of the ELAsTiCC2 simulation (SNANA DNDZ keys), up to normalisation.
+def rate(law: tuple, z: np.ndarray) -> np.ndarray:
+    """Relative volumetric rate at redshift ``z`` of a rate law ``(name, *parameters)``.
+
+    CC_S15: core-collapse rate of Strolger et al. 2015 (A (1+z)^C / (((1+z)/B)^D + 1), B 1.5,
+    C 5.0, D 6.1); MD14: star-formation history of Madau & Dickinson 2014
+    ((1+z)^2.7 / (1 + ((1+z)/2.9)^5.6)); POWERLAW beta: (1+z)^beta; POWERLAW2 r1 b1 r2 b2 zb:
+    r1 (1+z)^b1 below zb, r2 (1+z)^b2 above (SN Ia); TDE beta: (1+z)^beta, falling with z (an
+    approximation of SNANA's TDE law); PISN: MD14 x (1+z)^1.5, rising towards high z as the
+    Pan, Loeb & Kasen 2012 rate does (an approximation of PISN_PLK12).
+    """
+    a = 1.0 + np.asarray(z, dtype=float)
+    name = law[0]
+    if name == "CC_S15":
+        return a**5.0 / ((a / 1.5) ** 6.1 + 1.0)
+    md14 = a**2.7 / (1.0 + (a / 2.9) ** 5.6)
+    if name == "MD14":
+        return md14
+    if name == "PISN":
+        return md14 * a**1.5
+    if name in ("POWERLAW", "TDE"):
+        return a ** law[1]
+    if name == "POWERLAW2":
+        r1, b1, r2, b2, zb = law[1:]
+        return np.where(a - 1.0 < zb, r1 * a**b1, r2 * a**b2)
+    raise ValueError(f"unknown rate law {name!r}")
+
+
+def redshift_cdf(law: tuple, z_lo: float, z_hi: float, n_grid: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """(z grid, CDF) of dN/dz = R(z) / (1+z) dV/dz between ``z_lo`` and ``z_hi`` (flat LambdaCDM)."""
+    zg = np.linspace(z_lo, max(z_hi, z_lo + 1e-6), n_grid)
+    dc = np.interp(zg, _Z, _DC)
+    pdf = rate(law, zg) / (1.0 + zg) * dc**2 / np.sqrt(0.3 * (1 + zg) ** 3 + 0.7)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (pdf[1:] + pdf[:-1]) * np.diff(zg))])
+    return zg, cdf / cdf[-1]
+
+
 def distmod(z: np.ndarray) -> np.ndarray:
     """Distance modulus (mag) at redshift ``z`` (0 < z <= 4)."""
     return np.interp(z, _Z, _MU)
