@@ -459,3 +459,17 @@ def test_fast_broker_classification_encoder_matches_fastavro(clf, snib_alerts):
     assert aio.encode_broker_classifications(recs) == [aio.encode_message(r, "brokerClassification") for r in recs]
     back = [fastavro.schemaless_reader(io.BytesIO(m), OFFICIAL_BROKER_CLASSIFICATION) for m in clf.encode(recs)]
     assert [r["alertId"] for r in back] == [r["alertId"] for r in recs]
+
+
+def test_directory_of_messages_names_the_file_of_a_bad_alert(tmp_path, model):
+    d = tmp_path / "msgs"
+    d.mkdir()
+    for k in (1, 2, 3):
+        a = _alert(k, **({"prvDiaForcedSources.psFluxErr": -2.0} if k == 2 else {}))
+        (d / f"{k}.avro-msg").write_bytes(aio.encode_message(a))
+    r = cli("classify-alerts", model, d, tmp_path / "out.parquet", "--format", "parquet")
+    assert r.returncode == 2
+    assert "2.avro-msg: alertId 2: NaN or negative psFluxErr" in r.stderr, r.stderr
+    r = cli("classify-alerts", model, d, tmp_path / "out.parquet", "--format", "parquet", "--skip-bad")
+    assert r.returncode == 0, r.stderr
+    assert pq.read_table(tmp_path / "out.parquet").column("alertId").to_pylist() == [1, 3]

@@ -265,20 +265,26 @@ class AlertClassifier:
 
     # -- probabilities ---------------------------------------------------------------------
     def probabilities(
-        self, alerts: Any, source: str = "<alerts>", skip_bad: bool = False
+        self,
+        alerts: Any,
+        source: str = "<alerts>",
+        skip_bad: bool = False,
+        sources: Sequence[str] | None = None,
     ) -> tuple[pa.Table, list[tuple[int, str]]]:
         """``predict``'s columns (every node's probability, ``pred_*``, ``status``, ``n_obs``) keyed
         by ``alertId``, ``diaObjectId``, ``diaSourceId`` plus ``midPointTai``, one row per good
         alert in input order, and the bad alerts ``(position, reason)``. Bad alerts raise
-        :class:`InputError` (naming ``source`` and the alertId) unless ``skip_bad``."""
+        :class:`InputError` (naming ``source``, or ``sources[k]`` for alert k, and the alertId)
+        unless ``skip_bad``."""
         arr = self._as_arrow(alerts, source, skip_bad)
         batch = alerts_to_table(arr, source, self.classifier.feature_cfg.get("static"))
         if batch.bad:
             ids = arr.field("alertId")
             k, why = batch.bad[0]
+            where = sources[k] if sources is not None else source
             if not skip_bad:
                 raise InputError(
-                    f"{source}: alertId {ids[k].as_py()}: {why}"
+                    f"{where}: alertId {ids[k].as_py()}: {why}"
                     + (f" (and {len(batch.bad) - 1} more bad alerts)" if len(batch.bad) > 1 else "")
                     + "; fix the input or use --skip-bad"
                 )
@@ -424,22 +430,60 @@ def classify_alerts(
     ingest = int(time.time() * 1000)
     parts: list[pa.Table] = []
     records: list[dict] = []
+    pending: list[tuple[Path, bytes]] = []  # schemaless message files, classified in batches
+
+    def add(alerts: Any, source: str, sources: Sequence[str] | None = None) -> None:
+        nonlocal n_rows, n_bad
+        probs, bad = clf.probabilities(alerts, source, skip_bad, sources)
+        n_bad += len(bad)
+        n_rows += probs.num_rows
+        if fmt == "avro":
+            records.extend(clf.records(probs, None, ingest))
+        else:
+            parts.append(probs)
+
+    def flush() -> None:
+        nonlocal n_bad
+        good = pending
+        try:
+            arr = aio.decode_messages_arrow([b for _, b in pending], f"{pending[0][0].parent} (messages)")
+        except InputError:  # find the culprits, named by file
+            good = []
+            for path, data in pending:
+                try:
+                    aio.decode_message(data, str(path))
+                    good.append((path, data))
+                except InputError as e:
+                    if not skip_bad:
+                        raise
+                    n_bad += 1
+                    log.warning("skipped: %s", e)
+            arr = aio.decode_messages_arrow([b for _, b in good])
+        if good:
+            add(arr, f"{good[0][0].parent} (messages)", [str(p) for p, _ in good])
+        pending.clear()
+
     for f in files:
         try:
-            alerts = aio.to_arrow(aio.read_file(f), str(f))
+            if not f.name.lower().endswith(".parquet"):
+                data = aio.read_bytes(f)
+                if data[:4] != aio.AVRO_MAGIC:
+                    pending.append((f, data))
+                    if len(pending) >= batch_size:
+                        flush()
+                    continue
+                alerts = aio.to_arrow(aio.decode_container(data, str(f)), str(f))
+            else:
+                alerts = aio.to_arrow(aio.read_file(f), str(f))
         except InputError as e:
             if not skip_bad:
                 raise
             n_bad += 1
             log.warning("skipped: %s", e)
             continue
-        probs, bad = clf.probabilities(alerts, str(f), skip_bad)
-        n_bad += len(bad)
-        n_rows += probs.num_rows
-        if fmt == "avro":
-            records += clf.records(probs, None, ingest)
-        else:
-            parts.append(probs)
+        add(alerts, str(f))
+    if pending:
+        flush()
     if fmt == "avro":
         with atomic_output(out, suffix=".avro") as tmp, open(tmp, "wb") as fo:
             fastavro.writer(fo, aio.schema("brokerClassification"), records, codec="deflate")

@@ -176,7 +176,8 @@ def arrow_type(name: str = "alert") -> pa.DataType:
 
 
 # --- reading -------------------------------------------------------------------------------
-def _open_bytes(path: Path) -> bytes:
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes, gunzipped when gzipped."""
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -277,7 +278,7 @@ def read_file(path: str | Path) -> list[dict] | pa.Table:
             return pq.read_table(path)
         except (OSError, pa.ArrowInvalid) as e:
             raise AlertFormatError(f"{path}: not a readable parquet file ({e})") from None
-    data = _open_bytes(path)
+    data = read_bytes(path)
     if data[:4] == AVRO_MAGIC:
         return decode_container(data, str(path))
     return [decode_message(data, str(path))]
