@@ -12,10 +12,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from model_helpers import make_artifact
 from wfutil import MDWARF, SNIB, cli
 
 from elasticc_classification.errors import InputError
+from elasticc_classification.features.taxonomy import Taxonomy
 from elasticc_classification.inference.alerts import NOT_CLASSIFIED, AlertClassifier, alerts_to_table
 from elasticc_classification.inference.predict import predict_table
 from elasticc_classification.io import alerts as aio
@@ -473,3 +475,18 @@ def test_directory_of_messages_names_the_file_of_a_bad_alert(tmp_path, model):
     r = cli("classify-alerts", model, d, tmp_path / "out.parquet", "--format", "parquet", "--skip-bad")
     assert r.returncode == 0, r.stderr
     assert pq.read_table(tmp_path / "out.parquet").column("alertId").to_pylist() == [1, 3]
+
+
+def test_class_ids_from_a_taxonomy_file_for_a_model_without_them(root):
+    from elasticc_classification.inference.alerts import leaf_class_ids
+
+    spec = yaml.safe_load((root / "config/taxonomy.yaml").read_text())
+    with_ids = Taxonomy.from_dict(spec)
+    spec.pop("class_ids")
+    without = Taxonomy.from_dict(spec)
+    with pytest.raises(InputError, match="has no class_ids"):
+        leaf_class_ids(without)
+    assert leaf_class_ids(without, with_ids).tolist() == [ISSUE_LEAF_IDS[n] for n in without.leaf_names]
+    other = Taxonomy.from_dict({"tree": {"R": ["A", "B"]}, "class_ids": {"A": 1, "B": 2}})
+    with pytest.raises(InputError, match="does not have the model's nodes"):
+        leaf_class_ids(without, other)
