@@ -25,8 +25,8 @@ def make_artifact(path: Path, hidden: int = 16, cell: str = "lstm", seed: int = 
         preprocess=cfg,
     )
     with torch.no_grad():  # larger weights than the default init: probabilities far from uniform
-        for p in m.head.parameters():
+        for p in m.net.head.parameters():
             p.mul_(3.0)
-        m.temperature.fill_(temperature)
+        m.net.temperature.fill_(temperature)
     torch.save(artifact_dict(m.eval()), path)
     return path

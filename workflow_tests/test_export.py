@@ -33,6 +33,7 @@ def _batch(model, seed: int, batch: int = 9, steps: int = 23):
 def test_exportable_matches_the_packed_forward(artifact):
     model = load_model(artifact)
     mod = X.exportable(model)
+    assert mod.net is model.net  # the network itself, no second copy
     for seed in range(3):
         x, lengths, static = _batch(model, seed)
         # garbage after each light curve's end must not matter
@@ -41,7 +42,45 @@ def test_exportable_matches_the_packed_forward(artifact):
             x2[b, n:] = 1e3
         with torch.no_grad():
             got = mod(x2, lengths, static).numpy()
-        np.testing.assert_allclose(got, _reference(model, x, lengths, static), atol=1e-5)
+        model.net.pack = True  # the reference takes the packed path
+        try:
+            np.testing.assert_allclose(got, _reference(model, x, lengths, static), atol=1e-5)
+        finally:
+            model.net.pack = "auto"
+
+
+def test_in_graph_marginals_equal_the_loss_marginals(artifact):
+    model = load_model(artifact)
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(50, model.taxonomy.n_nodes, generator=g) * 4
+    with torch.no_grad():
+        dense = model.net.marginals(logits)
+        steps = model.net.marginals(logits.reshape(5, 10, -1))  # any leading dimensions
+    ref = log_marginals(logits, model.tree).exp()
+    torch.testing.assert_close(dense, ref, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(steps.reshape(50, -1), dense)
+
+
+def test_step_logits_end_at_the_forward_logits(artifact):
+    model = load_model(artifact)
+    x, lengths, static = _batch(model, 4)
+    with torch.no_grad():
+        steps = model.net.step_logits(x, static)
+        last = model(x, lengths, static)
+    torch.testing.assert_close(steps[torch.arange(len(x)), lengths - 1], last, atol=1e-5, rtol=1e-5)
+
+
+def test_artifacts_of_the_pre_network_layout_still_load(artifact, tmp_path):
+    """model.ckpt files written before the network moved into ``net.`` (keys ``rnn.*``, ``x_mean`` …)."""
+    ck = torch.load(artifact, weights_only=True)
+    old = {k.removeprefix("net."): v for k, v in ck["state_dict"].items()}
+    assert "rnn.weight_ih_l0" in old and "temperature" in old
+    torch.save({**ck, "state_dict": old}, tmp_path / "old.ckpt")
+    model, before = load_model(artifact), load_model(tmp_path / "old.ckpt")
+    batch = _batch(model, 0)
+    with torch.no_grad():
+        assert torch.equal(before(*batch), model(*batch))
+    assert float(before.temperature) == pytest.approx(1.7)
 
 
 def test_torchscript_parity(artifact, tmp_path):

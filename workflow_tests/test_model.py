@@ -60,7 +60,7 @@ def test_temperature_divides_logits():
     m = _model()
     x, lengths, static = _batch()
     out = m(x, lengths, static)
-    m.temperature.fill_(2.0)
+    m.net.temperature.fill_(2.0)
     assert torch.allclose(m(x, lengths, static), out / 2)
 
 
@@ -72,7 +72,7 @@ def test_predict_log_marginals_sum_to_one_over_leaves():
 
 def test_artifact_round_trip(tmp_path):
     m = _model()
-    m.temperature.fill_(1.7)
+    m.net.temperature.fill_(1.7)
     torch.save(artifact_dict(m, {"epoch": 3}), tmp_path / "model.ckpt")
     m2 = load_model(tmp_path / "model.ckpt")
     assert not m2.training
@@ -112,9 +112,9 @@ def test_corrupt_or_incompatible_artifact(tmp_path):
 def test_packed_and_padded_paths_agree():
     m = _model()
     x, lengths, static = _batch()
-    m.hparams["model"]["pack"] = True
+    m.net.pack = True
     packed = m(x, lengths, static)
-    m.hparams["model"]["pack"] = False
+    m.net.pack = False
     assert torch.allclose(m(x, lengths, static), packed, atol=1e-5)
 
 
@@ -128,7 +128,7 @@ def test_cuda_forward_matches_cpu():
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False  # compare in true fp32
     try:
         for pack in (True, False):
-            mc.hparams["model"]["pack"] = pack
+            mc.net.pack = pack
             with torch.no_grad():
                 out = mc(x.cuda(), lengths, static.cuda()).cpu()
             assert torch.allclose(out, ref, atol=1e-4), (pack, (out - ref).abs().max())

@@ -1,15 +1,21 @@
 """A loaded model behind one runtime (PyTorch or ONNX Runtime), and batched inference over shards.
 
-:class:`Classifier` is what prediction, evaluation and the alert path use: the model's taxonomy,
-its feature configuration and a numpy forward function ``(x (B, T, F) float32 padded, lengths (B,)
-int64, static (B, S) float32 raw, NaN = missing) -> marginals (B, n_nodes) float64``.
-:func:`batched` runs it over windows of a shard in length-sorted batches; :func:`window_ends`
-cuts windows by days since the first detection.
+:class:`Classifier` is what prediction, evaluation, calibration and the alert path use: the model's
+taxonomy, its feature configuration and a numpy forward function ``(x (B, T, F) float32 padded,
+lengths (B,) int64, static (B, S) float32 raw, NaN = missing) -> marginals (B, n_nodes) float64``
+(the torch runtime adds the raw logits, for calibration). :func:`batched` runs it over windows of
+a shard in length-sorted batches; :func:`window_ends` cuts windows by days since the first detection.
+
+torch, onnx and onnxruntime, and the model package (which needs torch), load inside the runtime
+loaders only: the ONNX runtime runs where torch is not installed, and the stages that merely import
+this module (evaluate's plot names when Snakemake parses the rules) start without torch's seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +27,7 @@ from elasticc_classification.errors import InputError
 from elasticc_classification.features.augment import days_ends, pad_windows
 from elasticc_classification.features.shards import Shard
 from elasticc_classification.features.taxonomy import Taxonomy
+from elasticc_classification.inference.export import META_KEY, export
 
 RUNTIMES = ("torch", "onnx")
 #: Forward function of a loaded model: (x (B,T,F) float32, lengths (B,) int64, static (B,S) float32)
@@ -39,6 +46,10 @@ class Classifier:
     feature_names: list[str] | None = None
     #: optional: marginals after every observation, (B, T, n_nodes), from the same inputs
     stepwise: Forward | None = None
+    #: optional (torch runtime): logits before temperature scaling, (B, n_nodes) float64
+    logits: Forward | None = None
+    #: the temperature the model's logits are divided by (1 unless calibrated)
+    temperature: float = 1.0
 
 
 # --- batched inference ---------------------------------------------------------------------
@@ -89,17 +100,19 @@ def batched_steps(
     return out
 
 
-def window_ends(shard: Shard, days: float | None) -> np.ndarray:
-    """Observations used per object: all, or those up to ``days`` after the first detection."""
-    if days is None:
+def window_ends(shard: Shard, days: float | str | None) -> np.ndarray:
+    """Observations used per object: all (``days`` None or ``"full"``), or those up to ``days``
+    after the first detection (``augment.days_ends``: everything up to the first detection is kept)."""
+    if days is None or days == "full":
         return shard.lengths.astype(np.int64)
     return days_ends(shard.x[:, 0], shard.offsets, shard.first_det, None, float(days))
 
 
 # --- loading models -------------------------------------------------------------
-def load_classifier(model_path: str | Path, runtime: str = "torch") -> Classifier:
-    """Load a model artifact for ``runtime``: ``torch`` needs the checkpoint; ``onnx`` takes an
-    exported ``.onnx`` file (or a checkpoint, exported to a temporary file first)."""
+def load_classifier(model_path: str | Path, runtime: str = "torch", device: str = "cpu") -> Classifier:
+    """Load a model artifact for ``runtime``: ``torch`` needs the checkpoint (on ``device``, see
+    :func:`inference_device`); ``onnx`` takes an exported ``.onnx`` file (or a checkpoint, exported
+    to a temporary file first) and runs on the CPU."""
     if runtime not in RUNTIMES:
         raise InputError(f"runtime {runtime!r} is not one of {list(RUNTIMES)}")
     model_path = Path(model_path)
@@ -109,31 +122,51 @@ def load_classifier(model_path: str | Path, runtime: str = "torch") -> Classifie
         return load_onnx_classifier(model_path)
     if model_path.suffix == ".onnx":
         raise InputError(f"{model_path} is an ONNX file: use --runtime onnx with it (or give the .ckpt for torch)")
-    return torch_classifier(model_path)
+    return torch_classifier(model_path, device)
 
 
-def torch_classifier(model_path: str | Path) -> Classifier:
-    """A checkpoint behind the PyTorch runtime (CPU, inference mode)."""
-    import torch
+def inference_device(device: str = "auto") -> str:
+    """``cuda`` when asked for or (``auto``) when a GPU is visible, else ``cpu``."""
+    import torch  # lazily: see the module docstring
 
-    from elasticc_classification.inference.export import exportable
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("device cuda asked for, but no GPU is visible: use cpu or auto")
+    return device
+
+
+def torch_classifier(model_path: str | Path, device: str = "cpu") -> Classifier:
+    """A checkpoint behind the PyTorch runtime (inference mode): marginals, marginals after every
+    observation, and the raw logits (before temperature scaling) that calibration needs."""
+    import torch  # lazily, with the model package that needs it: see the module docstring
+
     from elasticc_classification.model.loss import log_marginals
     from elasticc_classification.model.module import load_model
 
-    model = load_model(model_path)
-    tax = model.taxonomy
-    steps = exportable(model)
+    model = load_model(model_path, map_location=device)
+    net, tree = model.net, model.tree
+    temp = float(net.temperature)
 
     def forward(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            logits = model(torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(static))
-            return log_marginals(logits, model.tree).exp().double().numpy()
+            logits = net(torch.from_numpy(x).to(device), torch.from_numpy(lengths), torch.from_numpy(static).to(device))
+            return log_marginals(logits, tree).exp().double().cpu().numpy()
 
     def stepwise(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return steps.marginals(steps.step_logits(torch.from_numpy(x), torch.from_numpy(static))).double().numpy()
+            steps = net.step_logits(torch.from_numpy(x).to(device), torch.from_numpy(static).to(device))
+            return net.marginals(steps).double().cpu().numpy()
 
-    return Classifier(tax, model_feature_cfg(model), forward, "torch", model.feature_names, stepwise)
+    def logits(x: np.ndarray, lengths: np.ndarray, static: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            lc = torch.from_numpy(lengths)
+            out = net(torch.from_numpy(x).to(device), lc.to(device), torch.from_numpy(static).to(device), lc)
+        return out.double().cpu().numpy() * temp
+
+    return Classifier(
+        model.taxonomy, model_feature_cfg(model), forward, "torch", model.feature_names, stepwise, logits, temp
+    )
 
 
 def model_feature_cfg(model: Any) -> dict[str, Any]:
@@ -144,20 +177,15 @@ def model_feature_cfg(model: Any) -> dict[str, Any]:
     return dict(hp["preprocess"])
 
 
-def load_onnx_classifier(path: str | Path):
+def load_onnx_classifier(path: str | Path) -> Classifier:
     """A :class:`Classifier` running on onnxruntime (CPU). A checkpoint is exported to a
     temporary ONNX file first (removed once the session has read it)."""
-    import contextlib
-    import tempfile
-
-    from elasticc_classification.inference.export import META_KEY, export
-
     path = Path(path)
     with contextlib.ExitStack() as stack:
         if path.suffix != ".onnx":
             tmpdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="elasticc-onnx-"))
             path = export(path, Path(tmpdir) / "model.onnx", "onnx")
-        try:
+        try:  # lazily: see the module docstring
             import onnx
             import onnxruntime as ort
         except ImportError:
@@ -184,4 +212,11 @@ def load_onnx_classifier(path: str | Path):
         }
         return sess.run(None, feeds)[0].astype(np.float64)
 
-    return Classifier(tax, dict(meta["preprocess"]), forward, "onnx", feature_names=list(meta["feature_names"]))
+    return Classifier(
+        tax,
+        dict(meta["preprocess"]),
+        forward,
+        "onnx",
+        feature_names=list(meta["feature_names"]),
+        temperature=float(meta.get("temperature", 1.0)),
+    )

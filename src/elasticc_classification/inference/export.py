@@ -1,14 +1,12 @@
-"""Export a trained model to TorchScript or ONNX, and load an ONNX file for CPU-only brokers.
+"""Export a trained model to TorchScript or ONNX (loaded by ``classifier.load_onnx_classifier``).
 
 The exported function is ``(x (B, T, F) float32 padded, lengths (B,) int64, static (B, S)
 float32 raw, NaN = missing) -> marginals (B, n_nodes) float32``: the marginal probability of
-every taxonomy node, in node order, temperature included. It is the model's own forward pass
-with two export-friendly rewrites that give the same numbers (tested to 1e-5):
-
-* the recurrent layer runs over the padded batch and the top-layer output at step
-  ``lengths - 1`` is taken (the layer is causal, so padding after the end changes nothing)
-  instead of a packed sequence, which neither exporter handles;
-* the log-softmax within sibling groups uses a dense group matrix instead of scatter ops.
+every taxonomy node, in node order, temperature included. It is the model's own network
+(:class:`~elasticc_classification.model.network.HierarchicalNetwork`, scripted or traced as it
+is) followed by its in-graph :meth:`~.HierarchicalNetwork.marginals`; under export the network
+takes its padded path (packed sequences are not exportable), which gives the packed path's
+numbers (tested to 1e-5).
 
 The model's metadata (taxonomy, feature names and preprocessing settings) travels inside the
 file: ONNX ``metadata_props`` key ``elasticc_classification``, TorchScript extra file
@@ -19,13 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from elasticc_classification.errors import InputError, atomic_output
-from elasticc_classification.features.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -34,69 +32,19 @@ META_KEY = "elasticc_classification"
 
 
 def _torch():
+    """torch, imported on first use (as is the model package, which needs it): importing this module
+    stays light for the ONNX-only runtime in ``classifier``."""
     import torch
 
     return torch
 
 
 def exportable(model: Any) -> Any:
-    """An export-friendly ``nn.Module`` equivalent to ``model`` (a loaded HierarchicalClassifier)."""
-    torch = _torch()
-    from torch import nn
+    """What an export file holds: ``model``'s network (a loaded HierarchicalClassifier's ``net``) with
+    its marginals as output, in eval mode (shares the weights)."""
+    from elasticc_classification.model.network import NetworkMarginals  # needs torch: see _torch
 
-    tax: Taxonomy = model.taxonomy
-
-    class ExportableClassifier(nn.Module):
-        """Padded-sequence forward and dense sibling-group softmax (see the module docstring)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.rnn = model.rnn
-            self.head = model.head
-            self.has_static = model.static_net is not None
-            self.static_net = model.static_net if model.static_net is not None else nn.Identity()
-            for name in ("x_mean", "x_std", "static_mean", "static_std", "temperature"):
-                self.register_buffer(name, getattr(model, name).detach().clone())
-            groups = tax.group_of.copy()
-            n_groups = len(tax.sibling_groups) + 1
-            groups[groups < 0] = n_groups - 1
-            g = np.zeros((n_groups, tax.n_nodes), np.float32)
-            g[groups, np.arange(tax.n_nodes)] = 1.0
-            self.register_buffer("group", torch.from_numpy(g))
-            self.register_buffer("group_mask", torch.from_numpy((1.0 - g) * -1e30))
-            self.register_buffer("path_t", torch.from_numpy(np.ascontiguousarray(tax.path_matrix.T)))
-
-        def static_features(self, static: torch.Tensor) -> torch.Tensor:
-            """Output of the static branch (B, static_hidden)."""
-            s = (static - self.static_mean) / self.static_std
-            miss = torch.isnan(s)
-            s = torch.where(miss, torch.zeros_like(s), s)
-            return self.static_net(torch.cat([s, miss.to(s.dtype)], 1))
-
-        def step_logits(self, x: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
-            """Logits after every observation: (B, T, n_nodes)."""
-            out, _ = self.rnn((x - self.x_mean) / self.x_std)
-            if self.has_static:
-                st = self.static_features(static)
-                out = torch.cat([out, st.unsqueeze(1).expand(-1, out.shape[1], -1)], 2)
-            return self.head(out) / self.temperature
-
-        def marginals(self, logits: torch.Tensor) -> torch.Tensor:
-            """Marginal probabilities (..., n_nodes) from logits (..., n_nodes)."""
-            m = (logits.unsqueeze(-2) + self.group_mask).amax(-1) @ self.group
-            z = logits - m
-            s = z.exp() @ self.group.T @ self.group
-            return ((z - s.log()) @ self.path_t).exp()
-
-        def forward(self, x: torch.Tensor, lengths: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
-            out, _ = self.rnn((x - self.x_mean) / self.x_std)
-            last = (lengths.to(torch.int64) - 1).clamp(min=0)
-            h = out[torch.arange(x.shape[0]), last]  # top layer after each light curve's last observation
-            if self.has_static:
-                h = torch.cat([h, self.static_features(static)], 1)
-            return self.marginals(self.head(h) / self.temperature)
-
-    return ExportableClassifier().eval()
+    return NetworkMarginals(model.net).eval()
 
 
 def model_metadata(model: Any) -> dict[str, Any]:
@@ -107,7 +55,7 @@ def model_metadata(model: Any) -> dict[str, Any]:
         "feature_names": list(hp["feature_names"]),
         "static_names": list(hp["static_names"]),
         "preprocess": dict(hp["preprocess"]),
-        "temperature": float(model.temperature),
+        "temperature": float(model.net.temperature),
     }
 
 
@@ -129,7 +77,7 @@ def example_inputs(model: Any, batch: int = 3, steps: int = 7, seed: int = 0) ->
 def export(model_path: str | Path, out: str | Path, fmt: str = "onnx") -> Path:
     """Export checkpoint ``model_path`` to ``out`` as ``fmt`` (torchscript | onnx)."""
     torch = _torch()
-    from elasticc_classification.model.module import load_model
+    from elasticc_classification.model.module import load_model  # needs torch: see _torch
 
     if fmt not in FORMATS:
         raise InputError(f"export format {fmt!r} is not one of {list(FORMATS)}")
@@ -139,8 +87,6 @@ def export(model_path: str | Path, out: str | Path, fmt: str = "onnx") -> Path:
     args = example_inputs(model)
     out = Path(out)
     if fmt == "torchscript":
-        import warnings
-
         with warnings.catch_warnings():  # TorchScript is deprecated upstream but still the C++-loadable format
             warnings.simplefilter("ignore", DeprecationWarning)
             scripted = torch.jit.script(mod)
@@ -158,8 +104,6 @@ def _export_onnx(mod: Any, args: tuple, path: Path, meta: str) -> None:
     """ONNX export with symbolic batch and time axes. The TorchScript-based exporter comes first
     (its dynamic axes hold across torch versions; it writes the standard ONNX LSTM/GRU op); the
     dynamo exporter is the fallback where the former is gone."""
-    import warnings
-
     import onnx
 
     torch = _torch()

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from elasticc_classification.errors import InputError, atomic_output
+from elasticc_classification.features.features import build_shard
 from elasticc_classification.features.taxonomy import Taxonomy
 from elasticc_classification.inference.classifier import (
     Classifier,
@@ -40,7 +41,9 @@ from elasticc_classification.inference.classifier import (
     load_classifier,
     window_ends,
 )
+from elasticc_classification.io.layout import LayoutError, find_pairs, model_from_path
 from elasticc_classification.io.parquet import read_parquet
+from elasticc_classification.io.snana import METADATA_KEY, read_pair
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +57,17 @@ def level_predictions(tax: Taxonomy, marg: np.ndarray) -> dict[str, np.ndarray]:
     is_leaf[tax.leaves] = True
     names = np.asarray(tax.nodes, dtype=object)
     out: dict[str, np.ndarray] = {}
+    missing = np.full(len(marg), None, dtype=object)
     carried = np.full(len(marg), -1, np.int64)  # a leaf reached above the current depth
     safe = np.where(np.isfinite(marg), marg, -np.inf)
     for k in range(1, tax.max_depth + 1):
         nodes = tax.level_nodes(k)
         best = nodes[np.argmax(safe[:, nodes], axis=1)] if len(marg) else np.zeros(0, np.int64)
         pred = np.where(carried >= 0, carried, best)
-        carried = np.where(is_leaf[pred], pred, -1)
-        out[f"pred_level_{k}"] = np.where(ok, names[pred], None)
+        carried = np.where(is_leaf[pred], pred, np.int64(-1))
+        out[f"pred_level_{k}"] = np.where(ok, names[pred], missing)
     leaf = tax.leaves[np.argmax(safe[:, tax.leaves], axis=1)] if len(marg) else np.zeros(0, np.int64)
-    out["pred_leaf"] = np.where(ok, names[leaf], None)
+    out["pred_leaf"] = np.where(ok, names[leaf], missing)
     return out
 
 
@@ -74,14 +78,10 @@ def input_sources(path: str | Path, phot: str | Path | None = None) -> list[tupl
     ``path`` is a parquet file, a HEAD file (with ``phot`` or its ``_PHOT`` partner beside it),
     or a raw directory of chunk pairs (or of parquet files).
     """
-    from elasticc_classification.io.snana import read_pair
-
     path = Path(path)
     if not path.exists():
         raise InputError(f"input {path} does not exist: give a HEAD/PHOT pair, a raw directory or a parquet file")
     if path.is_dir():
-        from elasticc_classification.io.layout import LayoutError, find_pairs
-
         try:
             pairs = find_pairs(path)
         except LayoutError:  # not a raw directory: a model directory of pairs, or parquet files
@@ -116,8 +116,6 @@ def input_sources(path: str | Path, phot: str | Path | None = None) -> list[tupl
 
 
 def _model_or_unknown(head: Path) -> str:
-    from elasticc_classification.io.layout import model_from_path
-
     try:
         return model_from_path(head)
     except Exception:  # noqa: BLE001 - any odd directory: the model name is only a label here
@@ -134,8 +132,6 @@ def predict_table(
     source: str = "<table>",
 ) -> pa.Table:
     """Probabilities and predicted classes of every object of converted ``table`` (see module doc)."""
-    from elasticc_classification.features.features import build_shard
-
     if "SNID" not in table.column_names:
         raise InputError(f"{source}: no SNID column; is this a converted ELAsTiCC table?")
     shard = build_shard(table, clf.feature_cfg, clf.taxonomy, require_labels=False, source=source)
@@ -205,8 +201,6 @@ def predict(
     batch_size: int = 1024,
 ) -> pa.Table:
     """Classify every object of ``inputs`` (see :func:`input_sources`) and write one parquet ``out``."""
-    from elasticc_classification.io.snana import METADATA_KEY  # input_sources reads the inputs with snana anyway
-
     if days is not None and not days >= 0:
         raise InputError(f"--days must be >= 0 days after the first detection, got {days}")
     if not inputs:

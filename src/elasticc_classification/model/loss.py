@@ -29,6 +29,12 @@ class TreeIndex(nn.Module):
     checkpoint's state dict but follow ``.to(device)``.
     """
 
+    # buffers (registered in __init__), declared for type checkers
+    group: torch.Tensor
+    path: torch.Tensor
+    depth: torch.Tensor
+    leaves: torch.Tensor
+
     def __init__(self, taxonomy: Taxonomy):
         super().__init__()
         self.taxonomy = taxonomy

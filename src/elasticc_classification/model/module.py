@@ -1,12 +1,8 @@
-"""The hierarchical classifier (a LightningModule) and the model artifact loader.
+"""The hierarchical classifier (a LightningModule around the network) and the model artifact loader.
 
-Architecture: per-observation features -> normalisation (training-split mean/std) -> LSTM (or
-GRU) over the length-bucketed padded batch (packed for large GPU inference batches; ``pack``) ->
-the top layer's state at each sequence's last observation;
-static (host-galaxy) features -> normalisation, NaN -> 0 plus one missing indicator per feature
--> MLP; both -> MLP head -> one logit per taxonomy node, divided by a ``temperature`` buffer
-(1 by default; set by calibration). Every normalisation lives in buffers, so a loaded artifact
-needs nothing but raw shard features.
+The network itself (normalisation, RNN, static branch, head, temperature, in-graph marginals) is
+:class:`~elasticc_classification.model.network.HierarchicalNetwork`, held as ``self.net``; this
+module adds the loss, the optimiser and the artifact format. Export files hold ``self.net`` as it is.
 """
 
 from __future__ import annotations
@@ -18,13 +14,12 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from elasticc_classification import config
 from elasticc_classification.errors import InputError
 from elasticc_classification.features.taxonomy import Taxonomy, TaxonomyError
 from elasticc_classification.model import loss as L_
+from elasticc_classification.model.network import HierarchicalNetwork
 
 ARTIFACT_FORMAT = 1
 
@@ -37,7 +32,7 @@ def _merged(given: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> dic
 
 
 class HierarchicalClassifier(L.LightningModule):
-    """LSTM/GRU + static branch -> one logit per taxonomy node.
+    """Training wrapper of :class:`HierarchicalNetwork` (``self.net``): loss, optimiser, hyper-parameters.
 
     Parameters
     ----------
@@ -47,6 +42,10 @@ class HierarchicalClassifier(L.LightningModule):
     preprocess : the shard's preprocessing settings (kept for prediction).
     provenance : data provenance (shard files, counts), stored in the artifact.
     """
+
+    node_weight: torch.Tensor  # buffer: W_c of the loss
+    #: what the artifact holds besides weights and hyper-parameters (set by :func:`load_model`)
+    artifact_meta: dict[str, Any]
 
     def __init__(
         self,
@@ -80,51 +79,30 @@ class HierarchicalClassifier(L.LightningModule):
         )
         self.taxonomy = Taxonomy.from_dict(taxonomy, "model taxonomy")
         self.tree = L_.TreeIndex(self.taxonomy)
-        n_f, n_s, n_nodes = len(feature_names), len(static_names), self.taxonomy.n_nodes
-        if n_f < 1:
-            raise InputError("the model needs at least one per-observation feature")
-        self.register_buffer("x_mean", torch.zeros(n_f))
-        self.register_buffer("x_std", torch.ones(n_f))
-        self.register_buffer("static_mean", torch.zeros(n_s))
-        self.register_buffer("static_std", torch.ones(n_s))
-        self.register_buffer("node_weight", torch.ones(n_nodes))  # W_c of the loss
-        self.register_buffer("temperature", torch.ones(()))  # logits are divided by it
-
-        cell = {"lstm": nn.LSTM, "gru": nn.GRU}.get(model["cell"])
-        if cell is None:
-            raise InputError(f"train.model.cell must be 'lstm' or 'gru', not {model['cell']!r}")
-        self.rnn = cell(
-            n_f,
-            model["hidden"],
-            num_layers=model["layers"],
-            batch_first=True,
-            dropout=model["dropout"] if model["layers"] > 1 else 0.0,
+        self.net = HierarchicalNetwork(
+            self.taxonomy,
+            len(feature_names),
+            len(static_names),
+            cell=model["cell"],
+            hidden=model["hidden"],
+            layers=model["layers"],
+            dropout=model["dropout"],
+            static_hidden=model["static_hidden"],
+            head_hidden=model["head_hidden"],
+            pack=model.get("pack", "auto"),
+            rnn_autocast=model.get("rnn_autocast", False),
         )
-        sh = model["static_hidden"] if n_s else 0
-        self.static_net = nn.Sequential(nn.Linear(2 * n_s, sh), nn.GELU()) if sh else None
-        self.head = nn.Sequential(
-            nn.Linear(model["hidden"] + sh, model["head_hidden"]),
-            nn.GELU(),
-            nn.Dropout(model["dropout"]),
-            nn.Linear(model["head_hidden"], n_nodes),
-        )
+        self.register_buffer("node_weight", torch.ones(self.taxonomy.n_nodes))  # W_c of the loss
 
     # -- set-up from training data ------------------------------------------------------
     def set_normalisation(self, x_mean, x_std, static_mean, static_std) -> None:
-        """Store training-split feature statistics (std <= 0 or non-finite -> 1, mean NaN -> 0)."""
-
-        def fix(v, is_std: bool) -> torch.Tensor:
-            v = torch.as_tensor(np.asarray(v, dtype=np.float32))
-            ok = torch.isfinite(v) & (v > 0) if is_std else torch.isfinite(v)
-            return torch.where(ok, v, torch.full_like(v, 1.0 if is_std else 0.0))
-
-        self.x_mean.copy_(fix(x_mean, False))
-        self.x_std.copy_(fix(x_std, True))
-        self.static_mean.copy_(fix(static_mean, False))
-        self.static_std.copy_(fix(static_std, True))
+        """Store training-split feature statistics in the network (see :meth:`HierarchicalNetwork.set_normalisation`)."""
+        self.net.set_normalisation(x_mean, x_std, static_mean, static_std)
 
     def set_node_weights(self, w) -> None:
-        self.node_weight.copy_(torch.as_tensor(np.asarray(w, dtype=np.float32)))
+        """Store the loss weights W_c per node."""
+        with torch.no_grad():
+            self.node_weight.copy_(torch.as_tensor(np.asarray(w, dtype=np.float32)))
 
     # -- inference ------------------------------------------------------------------------
     @property
@@ -135,47 +113,16 @@ class HierarchicalClassifier(L.LightningModule):
     def static_names(self) -> list[str]:
         return list(self.hparams["static_names"])
 
+    @property
+    def temperature(self) -> torch.Tensor:
+        """The network's temperature buffer (logits are divided by it)."""
+        return self.net.temperature
+
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor, static: torch.Tensor, lengths_cpu: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Logits (B, n_nodes) from padded ``x`` (B, T, F), ``lengths`` (B,) and raw ``static`` (B, S).
-
-        Observations past ``lengths`` never influence the result: the sequence is packed, or run
-        padded (the training batches are length-bucketed, so padding is short) and the top layer's
-        output read at each sequence's last step. ``lengths_cpu`` (the same lengths on the CPU)
-        and batches in decreasing length avoid device synchronisations. Static NaN = missing.
-        """
-        x = (x.float() - self.x_mean) / self.x_std
-        if self.hparams["model"].get("rnn_autocast", False) or not torch.is_autocast_enabled(x.device.type):
-            last = self._last_state(x, lengths, lengths_cpu)
-        else:  # autocast would run a cuDNN RNN in float16 (whatever the autocast dtype), unscaled
-            with torch.autocast(device_type=x.device.type, enabled=False):
-                last = self._last_state(x, lengths, lengths_cpu)
-        feats = [last]
-        if self.static_net is not None:
-            s = (static.to(x.dtype) - self.static_mean) / self.static_std
-            miss = torch.isnan(s)
-            s = torch.where(miss, torch.zeros_like(s), s)
-            feats.append(self.static_net(torch.cat([s, miss.to(s.dtype)], 1)))
-        return self.head(torch.cat(feats, 1)) / self.temperature
-
-    def _last_state(self, x: torch.Tensor, lengths: torch.Tensor, lengths_cpu: torch.Tensor | None) -> torch.Tensor:
-        """Top-layer hidden state at each sequence's last valid step (B, hidden)."""
-        pack = self.hparams["model"].get("pack", "auto")
-        if pack == "auto":  # measured (docs/train.md): padded wins on CPUs, for GPU training and single alerts;
-            pack = (
-                x.is_cuda and not torch.is_grad_enabled() and x.shape[0] >= 256
-            )  # packed for large GPU inference batches
-        if pack:
-            lc = (lengths_cpu if lengths_cpu is not None else lengths.detach().cpu()).to(torch.int64).clamp(min=1)
-            ordered = bool((lc[:-1] >= lc[1:]).all())
-            _, h = self.rnn(pack_padded_sequence(x, lc, batch_first=True, enforce_sorted=ordered))
-            if isinstance(h, tuple):  # LSTM: (h_n, c_n)
-                h = h[0]
-            return h[-1]
-        lengths = lengths.detach().to(x.device, torch.int64).clamp(min=1, max=x.shape[1])
-        out, _ = self.rnn(x)
-        return out[torch.arange(len(out), device=x.device), lengths - 1]
+        """Logits (B, n_nodes): :meth:`HierarchicalNetwork.forward`."""
+        return self.net(x, lengths, static, lengths_cpu)
 
     @torch.no_grad()
     def predict_log_marginals(self, x: torch.Tensor, lengths: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
@@ -205,6 +152,11 @@ class HierarchicalClassifier(L.LightningModule):
         acc = (pred_leaf == batch["leaf"]).float().mean()
         self.log("val_loss", loss, on_epoch=True, batch_size=n, prog_bar=True, sync_dist=True)
         self.log("val_leaf_acc", acc, on_epoch=True, batch_size=n, sync_dist=True)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Lightning resume from a checkpoint of an older layout: rename the network's keys."""
+        if "state_dict" in checkpoint:
+            checkpoint["state_dict"] = upgrade_state_dict(checkpoint["state_dict"])
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
         """Clip the true gradients. Without a loss scaler (32-true, bf16-mixed) they are clipped
@@ -240,6 +192,19 @@ class HierarchicalClassifier(L.LightningModule):
 
 
 # --- the artifact --------------------------------------------------------------------------
+#: State-dict names of the network's weights and buffers before they moved into ``net.`` (artifacts
+#: written before model/network.py); :func:`upgrade_state_dict` maps them.
+_PRE_NETWORK_KEYS = ("x_mean", "x_std", "static_mean", "static_std", "temperature")
+_PRE_NETWORK_PREFIXES = ("rnn.", "static_net.", "head.")
+
+
+def upgrade_state_dict(state: Mapping[str, Any]) -> dict[str, Any]:
+    """``state`` with the network's keys of older artifacts (``rnn.*``, ``x_mean`` …) renamed to ``net.*``."""
+    return {
+        f"net.{k}" if k in _PRE_NETWORK_KEYS or k.startswith(_PRE_NETWORK_PREFIXES) else k: v for k, v in state.items()
+    }
+
+
 def artifact_dict(model: HierarchicalClassifier, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The slim checkpoint written to ``model.ckpt``: weights, buffers and hyper-parameters only
     (plain types, loadable with ``torch.load(weights_only=True)`` and by Lightning)."""
@@ -282,7 +247,7 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Hi
     except TypeError as e:
         raise InputError(f"{path}: incompatible hyper-parameters ({e}); retrain the model with this version") from None
     try:
-        model.load_state_dict(ckpt["state_dict"], strict=True)
+        model.load_state_dict(upgrade_state_dict(ckpt["state_dict"]), strict=True)
     except RuntimeError as e:
         first = str(e).splitlines()[0][:300]
         raise InputError(f"{path}: weights do not fit the stored architecture ({first}); retrain the model") from None
