@@ -1,9 +1,10 @@
 """Benchmark evaluate: light curves per second over every truncation, against the bare forward passes.
 
 A synthetic test split (random features, realistic ragged lengths) and an untrained model of the
-default architecture; ``evaluate`` (13 truncations: forward passes, marginals, metrics, files) is
-timed against ``raw_logits`` alone on the same windows in the same process (ratio = overhead of
-everything but the network), plus peak memory.
+default architecture; ``evaluate`` (13 truncations: forward passes, marginals, metrics, files;
+the split streamed in parts) is timed against the classifier's logits alone on the same windows
+(the whole split in memory, batched as ``evaluate`` batches) in the same process (ratio = overhead
+of everything but the network), plus peak memory.
 
     python bench/evaluate.py [--objects 5000] [--device cpu|cuda|auto]
 """
@@ -28,11 +29,17 @@ from predict import make_model  # noqa: E402  bench/predict.py, beside this scri
 
 from elasticc_classification import config  # noqa: E402
 from elasticc_classification.evaluation import evaluate as E  # noqa: E402
+from elasticc_classification.evaluation.calibration import stream_objects  # noqa: E402
 from elasticc_classification.evaluation.metrics import DEFAULT_DAYS  # noqa: E402
 from elasticc_classification.features.features import feature_names, static_names  # noqa: E402
-from elasticc_classification.features.shards import Shard, write_shard  # noqa: E402
+from elasticc_classification.features.shards import Shard, iter_split, write_shard  # noqa: E402
 from elasticc_classification.features.taxonomy import Taxonomy  # noqa: E402
-from elasticc_classification.model.module import load_model  # noqa: E402
+from elasticc_classification.inference.classifier import (  # noqa: E402
+    batched,
+    inference_device,
+    load_classifier,
+    window_ends,
+)
 
 
 def synthetic_test_shard(n: int, path: Path, seed: int = 0) -> None:
@@ -75,21 +82,23 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-evaluate-"))
     synthetic_test_shard(args.objects, tmp / "test.arrow")
     make_model(tmp / "model.ckpt")
-    dev = E.inference_device(args.device)
+    dev = inference_device(args.device)
     n_eval = args.objects * (len(DEFAULT_DAYS) + 1)
 
-    model = load_model(tmp / "model.ckpt", map_location=dev)
-    data = E.load_split([tmp / "test.arrow"], "test")
+    clf = load_classifier(tmp / "model.ckpt", "torch", dev)
+    assert clf.logits is not None
+    parts = list(iter_split([tmp / "test.arrow"], "test", stream_objects(1024)))  # evaluate's parts, held here
     t0 = time.perf_counter()
     for d in [*DEFAULT_DAYS, "full"]:
-        E.raw_logits(model, data, E.truncation_ends(data, d))
+        for part in parts:
+            batched(clf.logits, part, np.arange(len(part)), window_ends(part, d))
     base = time.perf_counter() - t0
     t0 = time.perf_counter()
     E.evaluate(tmp / "model.ckpt", [tmp / "test.arrow"], tmp / "eval", device=args.device)
     full = time.perf_counter() - t0
     gpu = f", GPU peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB" if dev == "cuda" else ""
     print(
-        f"device {dev}, {args.objects} test objects (mean {data.lengths.mean():.0f} observations), {len(DEFAULT_DAYS) + 1} truncations"
+        f"device {dev}, {args.objects} test objects (mean {np.mean([p.lengths.mean() for p in parts]):.0f} observations), {len(DEFAULT_DAYS) + 1} truncations"
     )
     print(f"forward passes alone: {base:.1f} s = {n_eval / base:,.0f} light curves/s")
     print(

@@ -6,7 +6,7 @@ from elasticc_classification.logs import run_script
 def main(snakemake) -> None:
     import torch
 
-    from elasticc_classification.evaluation.evaluate import calibrate
+    from elasticc_classification.evaluation.calibration import calibrate
 
     torch.set_num_threads(snakemake.threads)
     cfg = snakemake.params.cfg  # the evaluate settings that change calibrate's output

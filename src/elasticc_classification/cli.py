@@ -63,7 +63,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from elasticc_classification import config
     from elasticc_classification.configfile import read_config
-    from elasticc_classification.evaluation.evaluate import calibrate, evaluate, make_plots
+    from elasticc_classification.evaluation.calibration import calibrate
+    from elasticc_classification.evaluation.evaluate import evaluate, make_plots
 
     # the config's evaluate section (validated, schema defaults filled); options given override it
     spec = read_config(args.config) if args.config is not None else {}

@@ -8,6 +8,10 @@ marginal probability. At ``leaf`` the prediction is the leaf with the largest ma
 
 Macro averages run over the classes that have at least one true object in the scored set;
 a class that is never predicted has precision 0 (no division by zero anywhere).
+
+Every score here is a function of sums over objects (confusion counts, per-bin reliability sums),
+so :class:`TruncationScores` accumulates them batch by batch: objects added in the same order
+give bit-identical results to one call over all of them (:func:`level_records`).
 """
 
 from __future__ import annotations
@@ -132,6 +136,41 @@ def roc_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return fpr, tpr, float(np.trapezoid(tpr, fpr))
 
 
+class Reliability:
+    """Running reliability sums of equal-width confidence bins on [0, 1], filled by :meth:`add`.
+
+    Sums are accumulated object by object in the order given (``np.add.at``), exactly as one
+    ``np.bincount`` over all objects would: batching changes no bit of the result.
+    """
+
+    def __init__(self, n_bins: int = 10) -> None:
+        self.edges = np.linspace(0.0, 1.0, n_bins + 1)
+        self.count = np.zeros(n_bins, np.int64)
+        self.sum_conf = np.zeros(n_bins)
+        self.sum_ok = np.zeros(n_bins)
+
+    def add(self, confidence: np.ndarray, correct: np.ndarray) -> Reliability:
+        """Add objects: ``confidence`` (probability of the predicted class), ``correct`` (bool). Returns self."""
+        conf = np.asarray(confidence, np.float64)
+        ok = np.asarray(correct, np.float64)
+        n_bins = len(self.count)
+        b = np.clip(np.searchsorted(self.edges, conf, side="right") - 1, 0, n_bins - 1)
+        np.add.at(self.count, b, 1)
+        np.add.at(self.sum_conf, b, conf)
+        np.add.at(self.sum_ok, b, ok)
+        return self
+
+    def result(self) -> dict[str, Any]:
+        """``{"ece", "bin_edges", "count", "confidence", "accuracy"}`` (see :func:`reliability`)."""
+        count = self.count
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_conf = np.where(count > 0, self.sum_conf / count, np.nan)
+            acc = np.where(count > 0, self.sum_ok / count, np.nan)
+        n = int(count.sum())
+        ece = float(np.abs(self.sum_ok - self.sum_conf).sum() / n) if n else float("nan")
+        return {"ece": ece, "bin_edges": self.edges, "count": count, "confidence": mean_conf, "accuracy": acc}
+
+
 def reliability(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -> dict[str, Any]:
     """Reliability diagram data and expected calibration error.
 
@@ -139,19 +178,7 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -
     Bins are equal-width on [0, 1]; ECE = Σ_b (n_b / N) |accuracy_b − mean confidence_b|.
     Returns ``{"ece", "bin_edges", "count", "confidence", "accuracy"}`` (NaN for empty bins).
     """
-    conf = np.asarray(confidence, np.float64)
-    ok = np.asarray(correct, np.float64)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    b = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, n_bins - 1)
-    count = np.bincount(b, minlength=n_bins)
-    sum_conf = np.bincount(b, weights=conf, minlength=n_bins)
-    sum_ok = np.bincount(b, weights=ok, minlength=n_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_conf = np.where(count > 0, sum_conf / count, np.nan)
-        acc = np.where(count > 0, sum_ok / count, np.nan)
-    n = len(conf)
-    ece = float(np.abs(sum_ok - sum_conf).sum() / n) if n else float("nan")
-    return {"ece": ece, "bin_edges": edges, "count": count, "confidence": mean_conf, "accuracy": acc}
+    return Reliability(n_bins).add(confidence, correct).result()
 
 
 def level_reliability(v: LevelView, n_bins: int = 10) -> dict[str, Any]:
@@ -161,6 +188,55 @@ def level_reliability(v: LevelView, n_bins: int = 10) -> dict[str, Any]:
 
 
 # --- records -------------------------------------------------------------------------------
+class TruncationScores:
+    """Confusion table and reliability sums of every level for one truncation, added batch by batch
+    (:meth:`add`); memory: a C x C table and the bins per level, whatever the number of objects."""
+
+    def __init__(self, tax: Taxonomy, n_bins: int = 10) -> None:
+        self.tax = tax
+        self.classes = {level: level_classes(tax, level) for level in level_names(tax)}
+        self.confusions = {level: np.zeros((len(c), len(c)), np.int64) for level, c in self.classes.items()}
+        self.reliability = {level: Reliability(n_bins) for level in self.classes}
+
+    def add(self, leaf_true: np.ndarray, marginals: np.ndarray) -> TruncationScores:
+        """Add objects with true leaf ``leaf_true`` (node index, −1 never scored) and ``marginals``
+        ``(n, n_nodes)``. Returns self."""
+        for level, classes in self.classes.items():
+            v = level_view(self.tax, level, leaf_true, marginals)
+            self.confusions[level] += confusion_matrix(v.y_true, v.y_pred, len(classes))
+            conf = v.proba.max(axis=1) if len(v.proba) else np.zeros(0)
+            self.reliability[level].add(conf, v.y_pred == v.y_true)
+        return self
+
+    def ece(self) -> dict[str, float]:
+        """Expected calibration error of every level."""
+        return {level: r.result()["ece"] for level, r in self.reliability.items()}
+
+    def records(self, days: int | str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, np.ndarray]]:
+        """``(records, per_class, confusions)`` of the objects added so far (see :func:`level_records`)."""
+        records, per_class = [], []
+        ece = self.ece()
+        for level, classes in self.classes.items():
+            cm = self.confusions[level]
+            rec = {"level": level, "days": days, **summary_scores(cm)}
+            rec["ece"] = ece[level]
+            records.append(rec)
+            sc = per_class_scores(cm)
+            for j, node in enumerate(classes):
+                per_class.append(
+                    {
+                        "level": level,
+                        "days": days,
+                        "class": self.tax.nodes[node],
+                        "precision": float(sc["precision"][j]),
+                        "recall": float(sc["recall"][j]),
+                        "f1": float(sc["f1"][j]),
+                        "support": int(sc["support"][j]),
+                    }
+                )
+        return records, per_class, dict(self.confusions)
+
+
 def level_records(
     tax: Taxonomy, leaf_true: np.ndarray, marginals: np.ndarray, days: int | str, n_bins: int = 10
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, np.ndarray]]:
@@ -169,28 +245,7 @@ def level_records(
     Returns ``(records, per_class, confusions)``: one ``metrics.json`` record per level (with the
     level's ``ece`` added), one per-class row per (level, class) and the confusion table of each level.
     """
-    records, per_class, confusions = [], [], {}
-    for level in level_names(tax):
-        v = level_view(tax, level, leaf_true, marginals)
-        cm = confusion_matrix(v.y_true, v.y_pred, len(v.classes))
-        confusions[level] = cm
-        rec = {"level": level, "days": days, **summary_scores(cm)}
-        rec["ece"] = level_reliability(v, n_bins)["ece"]
-        records.append(rec)
-        sc = per_class_scores(cm)
-        for j, node in enumerate(v.classes):
-            per_class.append(
-                {
-                    "level": level,
-                    "days": days,
-                    "class": tax.nodes[node],
-                    "precision": float(sc["precision"][j]),
-                    "recall": float(sc["recall"][j]),
-                    "f1": float(sc["f1"][j]),
-                    "support": int(sc["support"][j]),
-                }
-            )
-    return records, per_class, confusions
+    return TruncationScores(tax, n_bins).add(leaf_true, marginals).records(days)
 
 
 def marginals_from_leaf_proba(tax: Taxonomy, p_leaf: np.ndarray) -> np.ndarray:

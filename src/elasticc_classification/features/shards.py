@@ -25,7 +25,7 @@ preprocessing settings are in the schema metadata (key ``elasticc``, JSON).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,3 +174,75 @@ def concat_shards(shards: Sequence[Shard]) -> Shard:
         offsets=offsets,
         meta=dict(ref),
     )
+
+
+# --- subsets and splits ----------------------------------------------------------------------
+def subset(shard: Shard, keep: np.ndarray) -> Shard:
+    """The objects ``keep`` of ``shard`` (copies their observations, vectorised)."""
+    lengths = shard.lengths[keep]
+    offsets = np.zeros(len(keep) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    obs = np.repeat(shard.offsets[keep], lengths) + (np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths))
+    return Shard(
+        snid=shard.snid[keep],
+        model=shard.model[keep],
+        leaf=shard.leaf[keep],
+        split=shard.split[keep],
+        t0=shard.t0[keep],
+        first_det=shard.first_det[keep],
+        static=shard.static[keep],
+        x=shard.x[obs],
+        offsets=offsets,
+        meta=dict(shard.meta),
+    )
+
+
+def _split_code(shard_paths: Sequence[str | Path], split: str) -> int:
+    if split not in SPLITS:
+        raise InputError(f"split {split!r} is not one of {list(SPLITS)}")
+    if not shard_paths:
+        raise InputError("no shard files given: run tensorize first")
+    return SPLITS[split]
+
+
+def load_split(shard_paths: Sequence[str | Path], split: str) -> Shard:
+    """All objects of ``split`` (train/val/test) from ``shard_paths`` in one shard (memory grows
+    with the split: prefer :func:`iter_split` for a pass over it)."""
+    code = _split_code(shard_paths, split)
+    parts = []
+    for p in shard_paths:  # subset each memory-mapped shard first: only the split is copied
+        sh = read_shard(p)
+        parts.append(subset(sh, np.flatnonzero(sh.split == code)))
+    return concat_shards(parts)
+
+
+def split_leaves(shard_paths: Sequence[str | Path], split: str) -> np.ndarray:
+    """True leaf (node index, -1 unknown) of every object of ``split``, in :func:`iter_split`'s order
+    (2 bytes per object; the observations are not read)."""
+    code = _split_code(shard_paths, split)
+    parts = [sh.leaf[sh.split == code] for sh in map(read_shard, shard_paths)]
+    return np.concatenate(parts).astype(np.int16, copy=False)
+
+
+def iter_split(shard_paths: Sequence[str | Path], split: str, max_objects: int) -> Iterator[Shard]:
+    """The objects of ``split`` in shard order, as shards of ``max_objects`` objects (the last one
+    smaller; parts may span shard files): memory bounded by ``max_objects``, not by the split."""
+    if max_objects < 1:
+        raise ValueError(f"max_objects must be >= 1, got {max_objects}")
+    code = _split_code(shard_paths, split)
+    pending: list[Shard] = []
+    n_pending = 0
+    for p in shard_paths:
+        sh = read_shard(p)  # memory-mapped: only the selected objects are copied
+        keep = np.flatnonzero(sh.split == code)
+        start = 0
+        while start < len(keep):  # fill the pending part up to max_objects
+            take = keep[start : start + max_objects - n_pending]
+            pending.append(subset(sh, take))
+            n_pending += len(take)
+            start += len(take)
+            if n_pending == max_objects:
+                yield pending[0] if len(pending) == 1 else concat_shards(pending)
+                pending, n_pending = [], 0
+    if pending:
+        yield pending[0] if len(pending) == 1 else concat_shards(pending)
