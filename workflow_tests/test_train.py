@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -191,12 +192,14 @@ def test_artifact_reload_gives_identical_predictions(trained):
     assert hp["feature_names"][0] == "t" and len(hp["static_names"]) == 5
     assert hp["provenance"]["objects_train_used"] > 0 and len(hp["provenance"]["shards"]) == 2
     assert hp["provenance"]["train_config"]["batch_size"] == 64
-    assert float(m.static_std[0]) != 1.0  # normalisation from the training split is in the artifact
+    assert float(m.net.static_std[0]) != 1.0  # normalisation from the training split is in the artifact
     assert m.artifact_meta["best_val_loss"] is not None
 
 
-def test_restart_resumes_from_last_checkpoint(trained, shards, caplog):
-    out, _ = trained
+def test_restart_resumes_from_last_checkpoint(trained, shards, caplog, tmp_path):
+    # resume a copy of the shared fit (its artifact, checkpoints and logs): the fixture stays as trained
+    shutil.copytree(trained[0].parent, tmp_path / "model")
+    out = tmp_path / "model" / trained[0].name
     caplog.set_level("INFO")
     train.fit(
         shards,
@@ -229,7 +232,7 @@ def test_gru_flat_loss_cosine_schedule_train(shards, tmp_path):
         metrics_out=tmp_path / "metrics.csv",
     )
     m = load_model(tmp_path / "m.ckpt")
-    assert isinstance(m.rnn, torch.nn.GRU) and m.hparams["loss"]["kind"] == "flat"
+    assert isinstance(m.net.rnn, torch.nn.GRU) and m.hparams["loss"]["kind"] == "flat"
     rows = _rows(tmp_path / "metrics.csv")
     lrs = [float(r["lr-Adam"]) for r in rows if r.get("lr-Adam")]
     assert len(lrs) == 2 and lrs[1] < lrs[0]  # cosine decay
