@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from model_helpers import make_artifact
-from wfutil import MDWARF, SNIB, cli
+from wfutil import MDWARF, SNIB, cli, job_counts, pair, run_workflow, stage_snakefile
 
 from elasticc_classification.errors import InputError
 from elasticc_classification.features.taxonomy import Taxonomy
@@ -490,3 +490,29 @@ def test_class_ids_from_a_taxonomy_file_for_a_model_without_them(root):
     other = Taxonomy.from_dict({"tree": {"R": ["A", "B"]}, "class_ids": {"A": 1, "B": 2}})
     with pytest.raises(InputError, match="does not have the model's nodes"):
         leaf_class_ids(without, other)
+
+
+def test_rule_alerts_simulate_writes_the_stream_when_configured(realdata, tmp_path):
+    """`alerts: {simulate: true}` adds rule alerts_simulate over the converted chunks (on a Snakefile
+    of the convert and alerts stages alone); off by default; classify adds alerts_classify."""
+    import shutil
+
+    raw = tmp_path / "raw" / "ELASTICC2_TRAIN_01_1percent_SNIb-Templates"
+    raw.mkdir(parents=True)
+    for k in (1, 2):
+        for f in pair(realdata, SNIB, k):
+            shutil.copy(f, raw / f.name)
+    snakefile = stage_snakefile(tmp_path, "convert", "alerts")
+    results = tmp_path / "results"
+    off = run_workflow(tmp_path, results, raw.parent, "-n", "--snakefile", str(snakefile))
+    assert off.returncode == 0, off.stderr[-3000:]
+    counts = job_counts(off.stdout + off.stderr)
+    assert counts.get("convert") == 2 and "alerts_simulate" not in counts, counts
+    cfg = tmp_path / "alerts.yaml"
+    cfg.write_text("alerts:\n  simulate: true\n  chunk_size: 20\n")
+    r = run_workflow(tmp_path, results, raw.parent, "--snakefile", str(snakefile), "--configfile", str(cfg))
+    assert r.returncode == 0, r.stderr[-3000:]
+    files = sorted((results / "alerts" / "stream").glob("alerts_*.avro"))
+    n = sum(1 for f in files for _ in fastavro.reader(open(f, "rb")))
+    assert n == 28 + 8 and len(files) == 2  # the detections of chunks 0001 and 0002
+    assert "36 alerts" in (results / "logs" / "alerts" / "simulate.log").read_text()
