@@ -271,6 +271,7 @@ def plot(model: str, real: dict, mock: dict, stats: dict, path: Path) -> None:
             lo, hi = np.percentile(both, [0.5, 99.5]) if len(both) else (1, 10)
             bins = np.logspace(np.log10(max(lo, 1e-3)), np.log10(max(hi, lo * 1.01 + 1e-3)), 30)
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(plt.NullFormatter())
         else:
             lo, hi = np.percentile(both, [0.5, 99.5]) if len(both) else (0, 1)
             bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
@@ -283,7 +284,7 @@ def plot(model: str, real: dict, mock: dict, stats: dict, path: Path) -> None:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(f"{model}: real ELAsTiCC2 training files vs mock (KS D per quantity)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 0.98))
     fig.savefig(path, dpi=80)
     plt.close(fig)
 

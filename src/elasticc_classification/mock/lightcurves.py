@@ -14,6 +14,7 @@ import functools
 
 import numpy as np
 
+from . import hsiao
 from .models import Spec
 from .observing import (
     DETECT_SNR,
@@ -28,12 +29,18 @@ from .observing import (
 from .physics import LAMBDA_EFF, R_BAND, bb_colour, distmod, flux_to_mag, mag_to_flux, redshift_cdf
 
 LN10_25 = np.log(10) / 2.5
+# Fitzpatrick 99 A_lambda / E(B-V) against wavelength (the LSST band values), for the SN Ia colour law
+_LAM_K, _R_K = LAMBDA_EFF, R_BAND
+_R_B, _R_V = float(np.interp(4400.0, LAMBDA_EFF, R_BAND)), float(np.interp(5500.0, LAMBDA_EFF, R_BAND))
 PEAKMJD_RANGE = (60225.0, 61455.0)  # GENRANGE_PEAKMJD of the ELAsTiCC2 training simulation
 # Transients whose true peak is fainter than this in every band (AB mag) are never simulated: none
 # of them could be detected (measured: fewer than 1 in 2,000 detected mock transients peak fainter
 # than 24.8 in their brightest band), and the real training set drops undetected objects anyway.
 NEVER_DETECTED_MAG = 24.8
 _Z_GRID = np.linspace(0.001, 4.0, 4000)
+# SN Ia: how much brighter than M_B its brightest band can be at peak: alpha x1_max (0.28) + beta |c_min|
+# (0.93) + the colour law at c_min in the blue (0.35) + the template's colours (<= 0) + 0.3 to spare
+TEMPLATE_MARGIN = 1.9
 _M0 = distmod(_Z_GRID) - 2.5 * np.log10(1 + _Z_GRID)  # peak magnitude of M = 0 at 5000 A rest, no colour
 
 
@@ -49,6 +56,8 @@ def _colour_margin(spec: Spec) -> float:
     lam = LAMBDA_EFF[None, :, None] / (1 + z)
     temp = np.linspace(p["T"][0], p["T"][1], 5)[None, None, :]
     colour = bb_colour(lam, temp) + p.get("uv", 1.5) * np.clip((4000.0 - lam) / 1000.0, 0.0, None)
+    if "template" in p:  # SN Ia: the template's colours, x1 and c (alpha x1 + beta |c| + colour law)
+        return TEMPLATE_MARGIN
     return max(0.0, -float(colour.min())) + 0.1 + (0.4 if "secmax" in p else 0.0)  # + Phillips brightening
 
 
@@ -87,6 +96,21 @@ def _u(rng: np.random.Generator, lohi: tuple[float, float], n: int | tuple[int, 
     return rng.uniform(lohi[0], lohi[1], n)
 
 
+def _bifurcated(rng: np.random.Generator, p: tuple, n: int) -> np.ndarray:
+    """Bifurcated Gaussian (peak, sigma below, sigma above) clipped to [lo, hi] by redrawing."""
+    peak, s_lo, s_hi, lo, hi = p
+    out = np.empty(n)
+    todo = np.arange(n)
+    while len(todo):
+        g = rng.standard_normal(len(todo))
+        up = rng.random(len(todo)) < s_hi / (s_lo + s_hi)  # mass of each side proportional to its sigma
+        v = peak + np.where(up, np.abs(g) * s_hi, -np.abs(g) * s_lo)
+        ok = (v >= lo) & (v <= hi)
+        out[todo[ok]] = v[ok]
+        todo = todo[~ok]
+    return out
+
+
 def _logu(rng: np.random.Generator, lohi: tuple[float, float], n: int | tuple[int, ...]) -> np.ndarray:
     return np.exp(rng.uniform(np.log(lohi[0]), np.log(lohi[1]), n))
 
@@ -102,7 +126,14 @@ def sample(spec: Spec, n: int, rng: np.random.Generator) -> dict[str, np.ndarray
         P["fall"] = np.maximum(_u(rng, p.get("fall", (20.0, 30.0)), n), 1.6 * P["rise"])
         P["T"] = _u(rng, p["T"], n)
         P["cool"] = _u(rng, p["cool"], n)
-        if "secmax" in p:  # SN Ia: second maximum in i/z; brighter, slower SNe have stronger ones
+        if "template" in p:  # SN Ia: SALT2 x1, c; Tripp luminosity; stretch of the template's time axis
+            P["x1"] = _bifurcated(rng, p["x1"], n)
+            P["c"] = _bifurcated(rng, p["c"], n)
+            alpha, beta = p["alpha_beta"]
+            P["M"] = P["M"] - alpha * P["x1"] + beta * P["c"]
+            x1 = P["x1"]
+            P["stretch"] = 0.98 + 0.091 * x1 + 0.003 * x1**2 - 0.00075 * x1**3  # Guy et al. 2007
+        elif "secmax" in p:  # SN Ia: second maximum in i/z; brighter, slower SNe have stronger ones
             P["secmax"] = _u(rng, p["secmax"], n)
             stretch = (P["fall"] - np.mean(p["fall"])) / np.ptp(p["fall"])
             P["M"] -= 0.8 * stretch  # Phillips relation: broader is brighter
@@ -204,10 +235,42 @@ def _transient_logflux(t: np.ndarray, P: dict, o: np.ndarray, lam_rest: np.ndarr
     return lf
 
 
+def _template_mag(P: dict, o: np.ndarray, t: np.ndarray, lam_rest: np.ndarray) -> np.ndarray:
+    """SN Ia magnitude relative to M_B: the Hsiao template at phase t / stretch (bilinear in phase and
+    wavelength, f_nu), exponential beyond its last phase, plus the colour term c k(lambda) with
+    k(B) = 0, k(V) = -1 from the Fitzpatrick 99 law (the beta c dimming is in M_B)."""
+    phase = t / P["stretch"][o]
+    x = np.clip((phase - hsiao.PHASES[0]) / 5.0, 0.0, len(hsiao.PHASES) - 1.0)
+    y = np.clip((lam_rest - hsiao.WAVELENGTHS[0]) / 100.0, 0.0, len(hsiao.WAVELENGTHS) - 1.0)
+    i0 = np.minimum(x.astype(np.int64), len(hsiao.PHASES) - 2)
+    j0 = np.minimum(y.astype(np.int64), len(hsiao.WAVELENGTHS) - 2)
+    fx, fy = x - i0, y - j0
+    F = hsiao.FNU
+    f = (F[i0, j0] * (1 - fy) + F[i0, j0 + 1] * fy) * (1 - fx) + (
+        F[i0 + 1, j0] * (1 - fy) + F[i0 + 1, j0 + 1] * fy
+    ) * fx
+    late = phase > hsiao.PHASES[-1]  # decline of the last 5 days continued (~0.02-0.03 mag/day)
+    if late.any():
+        last = F[-1, j0[late]] * (1 - fy[late]) + F[-1, j0[late] + 1] * fy[late]
+        prev = F[-2, j0[late]] * (1 - fy[late]) + F[-2, j0[late] + 1] * fy[late]
+        rate = np.log(np.maximum(prev, 1e-12) / np.maximum(last, 1e-12)) / 5.0
+        f[late] = last * np.exp(-np.maximum(rate, 0.01) * (phase[late] - hsiao.PHASES[-1]))
+    k = (np.interp(lam_rest, _LAM_K, _R_K) - _R_B) / (_R_B - _R_V)
+    return -2.5 * np.log10(np.maximum(f, 1e-12)) + P["c"][o] * k
+
+
 def _transient_mag(spec: Spec, P: dict, o: np.ndarray, mjd: np.ndarray, band: np.ndarray, mwebv: np.ndarray):
     z = P["z"][o]
     t = (mjd - P["t_ref"][o]) / (1.0 + z)
     lam_rest = LAMBDA_EFF[band] / (1.0 + z)
+    if "stretch" in P:
+        return (
+            P["M"][o]
+            + _template_mag(P, o, t, lam_rest)
+            + distmod(np.maximum(z, 1e-4))
+            - 2.5 * np.log10(1 + z)
+            + R_BAND[band] * mwebv[o]
+        )
     lf = _transient_logflux(t, P, o, lam_rest)
     T_late = spec.p.get("T_late", 5000.0)
     temp = T_late + (P["T"][o] - T_late) * np.exp(-np.maximum(t, 0.0) / P["cool"][o])

@@ -76,8 +76,15 @@ SPECS: dict[str, Spec] = {
         rate=("POWERLAW2", 2.5e-5, 1.5, 9.7e-5, -0.5, 1.0),
         trest=(-170.0, 450.0),  # published -100..300
         z=(0.011, 1.65),
-        M=(-19.3, 0.15),
-        rise=(3.0, 4.5),
+        # Hsiao et al. 2007 spectral template (mock/hsiao.py); SALT2 stretch x1 and colour c from the
+        # bifurcated Gaussians of Scolnic & Kessler 2016 (G10, high z) used by ELAsTiCC2; peak
+        # M_B = M0 - alpha x1 + beta c (Tripp), alpha 0.14, beta 3.1; M0 -19.3 with 0.12 mag scatter
+        template="hsiao",
+        x1=(0.973, 1.472, 0.222, -3.0, 2.0),  # peak, sigma below, sigma above, range
+        c=(-0.054, 0.043, 0.101, -0.3, 0.5),
+        alpha_beta=(0.14, 3.1),
+        M=(-19.3, 0.12),
+        rise=(3.0, 4.5),  # rise/fall/T/cool: only for the detectable-time bound (the template sets the shape)
         fall=(14.0, 24.0),
         T=(11000.0, 14000.0),
         cool=(12.0, 18.0),
