@@ -432,6 +432,7 @@ def test_alert_without_usable_observation_is_not_classified(clf, caplog):
 def test_onnx_runtime_gives_the_torch_answers(model, clf, snib_alerts):
     pytest.importorskip("onnxruntime")
     onnx = AlertClassifier(model, "onnx")
+    assert onnx.class_ids.tolist() == clf.class_ids.tolist()  # the ids travel in the ONNX metadata
     a, _ = clf.probabilities(snib_alerts[:60])
     b, _ = onnx.probabilities(snib_alerts[:60])
     for node in clf.taxonomy.nodes:
