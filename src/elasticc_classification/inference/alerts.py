@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 NOT_CLASSIFIED = 300  # ELAsTiCC class id for "no answer"
 BROKER_NAME = "ELAsTiCC-Classification"
 FORMATS = ("avro", "parquet")
-KEYS = ("alertId", "diaObjectId", "diaSourceId")
 
 
 @dataclass
