@@ -517,3 +517,25 @@ def test_rule_alerts_simulate_writes_the_stream_when_configured(realdata, tmp_pa
     n = sum(1 for f in files for _ in fastavro.reader(open(f, "rb")))
     assert n == 28 + 8 and len(files) == 2  # the detections of chunks 0001 and 0002
     assert "36 alerts" in (results / "logs" / "alerts" / "simulate.log").read_text()
+
+
+def test_vectorised_decoder_on_corrupted_bytes_agrees_with_fastavro(snib_alerts):
+    """Random byte flips and truncations: the column-wise decoder gives fastavro's alerts or its error."""
+    msgs = [aio.encode_message(a) for a in snib_alerts[:40]]
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        bad = list(msgs)
+        k = int(rng.integers(len(bad)))
+        m = bytearray(bad[k])
+        if rng.random() < 0.5:
+            m[int(rng.integers(len(m)))] = int(rng.integers(256))
+        else:
+            m = m[: int(rng.integers(1, len(m)))]
+        bad[k] = bytes(m)
+        try:
+            ref = aio.to_arrow(aio.decode_messages(bad))
+        except InputError:
+            with pytest.raises(InputError):
+                aio.decode_messages_arrow(bad)
+            continue
+        assert aio.decode_messages_arrow(bad).equals(ref)

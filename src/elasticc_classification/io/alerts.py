@@ -584,6 +584,8 @@ class _Decoder:
         self.pos = self.end - lengths
         self.buf = np.frombuffer(b"".join(messages) + bytes(16), np.uint8)
 
+    # Reads past a message's end are caught by the array-count and string checks and, at the end, by
+    # every cursor having to stop exactly at its message's end (indices are clipped to the buffer).
     def _check(self, idx: np.ndarray) -> None:
         if len(idx) and np.any(self.pos[idx] > self.end[idx]):
             raise _Bad("read past the end of a message")
@@ -594,7 +596,6 @@ class _Decoder:
         more = b >= 0x80
         if not more.any():  # one byte each (union branches, short counts): the common case
             self.pos[idx] = p + 1
-            self._check(idx)
             u = b.astype(np.int64)
             return (u >> 1) ^ -(u & 1)
         u64 = (b & 0x7F).astype(np.uint64)
@@ -610,7 +611,6 @@ class _Decoder:
         else:
             raise _Bad("varint longer than 10 bytes")
         self.pos[idx] = p + n
-        self._check(idx)
         return (u64 >> np.uint64(1)).astype(np.int64) ^ -(u64 & np.uint64(1)).astype(np.int64)
 
     def fixed(self, idx: np.ndarray, dtype: str) -> np.ndarray:
@@ -618,7 +618,6 @@ class _Decoder:
         p = self.pos[idx]
         raw = self.buf[np.minimum(p[:, None] + np.arange(size), len(self.buf) - 1)]
         self.pos[idx] = p + size
-        self._check(idx)
         return np.ascontiguousarray(raw).view(dtype).reshape(len(idx))
 
     def read(self, t: Any, idx: np.ndarray, named: dict[str, Any]) -> tuple:
