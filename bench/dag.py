@@ -6,7 +6,10 @@ start-up baseline: Python, Snakemake's imports) and the dry run of ``rule all`` 
 the SLURM profile's group jobs). Printed: the best and median wall time of each, the dry run as a ratio to the start-up measured in the same run
 (robust on a shared machine), and the peak RSS of each child process.
 
-    .venv/bin/python bench/dag.py [--repeat 3] [--chunks 40] [--raw DIR]
+    .venv/bin/python bench/dag.py [--repeat 3] [--chunks 40] [--raw DIR] [--workflow DIR]
+
+``--workflow`` measures another checkout's workflow (e.g. an older commit unpacked with
+``git archive``; run with ``PYTHONPATH=DIR/src`` to use its package too).
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs of each command (interleaved)")
     ap.add_argument("--chunks", type=int, default=40, help="chunk pairs per model (the real set: 40)")
     ap.add_argument("--raw", type=Path, help="an existing raw directory in the real layout (default: a mock one)")
+    ap.add_argument(
+        "--workflow", type=Path, default=ROOT, help="checkout whose workflow to measure (default: this one)"
+    )
     a = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench_dag_") as tmp:
@@ -57,7 +63,7 @@ def main() -> None:
             t0 = time.perf_counter()
             pairs = generate(raw, n_chunks=a.chunks, objects_per_chunk=2, seed=42)
             print(f"mock layout: {len(pairs)} chunk pairs in {time.perf_counter() - t0:.1f} s")
-        wf = copy_workflow(base / "wf")
+        wf = copy_workflow(base / "wf", a.workflow)
         config = ["--config", f"raw_dir={raw}", f"results_dir={base / 'results'}"]
         cmds = {
             "snakemake --version (start-up)": [str(SNAKEMAKE), "--version"],

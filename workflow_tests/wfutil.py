@@ -27,13 +27,14 @@ _JOB = re.compile(r"^\s*(?:local)?rule (\w+):\s*$")
 _WC = re.compile(r"^\s*wildcards: (.*)$")
 
 
-def copy_workflow(dest: Path) -> Path:
-    """Copy the workflow definition (:data:`WORKFLOW`) into ``dest`` so a test can edit scripts and
-    keep its own .snakemake/ metadata, away from the shared working tree. Returns ``dest``."""
+def copy_workflow(dest: Path, root: Path = ROOT) -> Path:
+    """Copy the workflow definition (:data:`WORKFLOW`) of ``root`` (this repository) into ``dest`` so
+    a test can edit scripts and keep its own .snakemake/ metadata, away from the shared working tree.
+    Returns ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in WORKFLOW:
-        src = ROOT / name
+        src = root / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=ignore, dirs_exist_ok=True)
         elif src.exists():
