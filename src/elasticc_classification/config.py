@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any
@@ -95,11 +96,27 @@ def validate(cfg: Mapping[str, Any] | None, source: str = "config") -> dict[str,
 
 def resolve(section: str, cfg: Mapping[str, Any] | None, source: str | None = None) -> dict[str, Any]:
     """Config section ``section`` (possibly partial, empty or None) filled with the schema defaults
-    and validated against the section's schema; a bad value raises :class:`InputError` naming the key."""
+    and validated against the section's schema; a bad value raises :class:`InputError` naming the key.
+
+    Results are cached by content (validation costs milliseconds, and per-alert paths such as
+    ``build_shard`` resolve the same section at every call); each call returns a fresh copy."""
     if cfg is not None and not isinstance(cfg, Mapping):
         raise InputError(f"{source or 'config'}: {section} must be a mapping of settings, got {cfg!r}")
-    out = fill_defaults(copy.deepcopy(dict(cfg or {})), _section_schema(section))
-    _check(out, section, source or "config")
+    try:
+        key = json.dumps(cfg or {}, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):  # values JSON cannot hold: validate them without the cache
+        return _fill_and_check(section, copy.deepcopy(dict(cfg or {})), source or "config")
+    return copy.deepcopy(_resolve_json(section, key, source or "config"))
+
+
+@functools.lru_cache(maxsize=64)
+def _resolve_json(section: str, key: str, source: str) -> dict[str, Any]:
+    return _fill_and_check(section, json.loads(key), source)
+
+
+def _fill_and_check(section: str, cfg: dict[str, Any], source: str) -> dict[str, Any]:
+    out = fill_defaults(cfg, _section_schema(section))
+    _check(out, section, source)
     return out
 
 

@@ -158,7 +158,16 @@ class Taxonomy:
         return {n: i for i, n in enumerate(self.nodes)}
 
     def children(self, i: int) -> list[int]:
-        return [int(k) for k in np.flatnonzero(self.parent == i)]
+        """Node indices of node ``i``'s children, in node order."""
+        return list(self._children[i])
+
+    @cached_property
+    def _children(self) -> tuple[tuple[int, ...], ...]:
+        kids: list[list[int]] = [[] for _ in self.nodes]
+        for k, p in enumerate(self.parent.tolist()):
+            if p >= 0:
+                kids[p].append(k)
+        return tuple(tuple(c) for c in kids)
 
     @cached_property
     def leaves(self) -> np.ndarray:
