@@ -34,6 +34,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from elasticc_classification import config
 from elasticc_classification.errors import InputError, atomic_output, write_json_atomic
 from elasticc_classification.evaluation import metrics as M
 from elasticc_classification.evaluation.calibration import marginals_from_logits, stream_objects
@@ -43,7 +44,8 @@ from elasticc_classification.inference.classifier import batched, inference_devi
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONFUSION_DAYS: tuple[int, ...] = (0, 8, 64)
+#: Truncations with confusion matrices (the schema's ``evaluate.confusion_days`` default).
+DEFAULT_CONFUSION_DAYS: tuple[int, ...] = tuple(config.section_defaults("evaluate")["confusion_days"])
 
 
 # --- evaluation ----------------------------------------------------------------------------

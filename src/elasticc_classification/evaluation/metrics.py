@@ -21,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from elasticc_classification import config
 from elasticc_classification.features.taxonomy import Taxonomy
 
-#: Days after the first detection at which light curves are truncated for evaluation.
-DEFAULT_DAYS: tuple[int, ...] = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+#: Days after the first detection at which light curves are truncated for evaluation (the schema's
+#: ``evaluate.days`` default).
+DEFAULT_DAYS: tuple[int, ...] = tuple(config.section_defaults("evaluate")["days"])
 #: Keys of one record of ``metrics.json``, in order.
 RECORD_KEYS = ("level", "days", "macro_precision", "macro_recall", "macro_f1", "accuracy", "n")
 
