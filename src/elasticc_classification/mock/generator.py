@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 MODEL_INDEX = {m: i for i, m in enumerate(MODELS)}
 MAX_CHUNKS = 4096  # SNIDs: 5 bits model, 12 bits chunk, 17 bits object -> unique 34-bit ids
 MAX_OBJECTS_PER_CHUNK = 100_000
+PEAKMAG_MIN = 14.0  # objects brighter than this at peak in any band are dropped, as in the real files
+MIN_FILTERED_BATCH = 512  # candidates drawn at least per round for models with a pre-filter
 BATCH = 1500  # light curves simulated at once (bounds memory: ~ BATCH x 500 nights x 3 visits)
 _BAND_BYTES = np.array([f"{b} ".encode() for b in schema.BANDS])
 _SNID_MUL = np.uint64(0x2545F4915)  # odd: multiplication is a bijection modulo 2**34
@@ -184,8 +186,12 @@ def simulate_detected(model: str, n: int, rng: np.random.Generator) -> tuple[Obj
     while have < n:
         cap = BATCH / max(passed, 0.002)
         m = int(min(cap, np.ceil((n - have) / max(eff, 0.0005) * 1.15) + 4))
+        if spec.family in ("transient", "flare"):  # most candidates are filtered before their light curves:
+            m = max(m, MIN_FILTERED_BATCH)  # cheap, and small chunks then take one or two rounds
         batch = simulate(spec, MODELS[model], m, rng)
         keep = batch.head["_NDET"] > 0
+        # CUTWIN_PEAKMAG_ALL 14 999 of the real simulation: nothing brighter than 14 mag in any band
+        keep &= np.min([batch.head[f"SIM_PEAKMAG_{b}"] for b in schema.BANDS], axis=0) >= PEAKMAG_MIN
         tried += m
         simulated += len(batch)
         good = batch.select(keep)
