@@ -189,6 +189,7 @@ def test_simulator_sends_one_alert_per_detection_with_the_elasticc_history(reald
     assert first["diaObject"]["mwebv"] == pytest.approx(0.06073758, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_alerts_command_writes_container_and_schemaless_files(tmp_path, realdata):
     head = realdata / SNIB / "ELASTICC2_TRAIN_01_1percent_NONIaMODEL0-0001_HEAD.FITS.gz"
     r = cli("alerts", head, tmp_path / "c", "--chunk-size", "10")
@@ -203,6 +204,7 @@ def test_alerts_command_writes_container_and_schemaless_files(tmp_path, realdata
     assert sorted(aio.decode_message(m.read_bytes())["alertId"] for m in msgs) == sorted(x["alertId"] for x in recs)
 
 
+@pytest.mark.slow
 def test_simulator_on_the_mock(tmp_path):
     from elasticc_classification.mock import generate
 
@@ -258,6 +260,7 @@ def _expected_missing(table: pa.Table, rows: np.ndarray, t_cut: np.ndarray) -> n
     return out
 
 
+@pytest.mark.slow
 def test_alert_matches_predict_on_the_truncated_object(realdata, clf, capsys):
     """Every simulated alert of the real SNIb and M-dwarf objects: the same probabilities (<= 1e-5) as
     predict on the object cut at the alert's time whenever both keep the same observations; where
@@ -298,6 +301,7 @@ def test_alert_matches_predict_on_the_truncated_object(realdata, clf, capsys):
 
 
 # --- classify-alerts ------------------------------------------------------------------------
+@pytest.mark.slow
 def test_classify_alerts_writes_valid_broker_classifications(tmp_path, model, alert_file, snib_alerts):
     out = tmp_path / "bc.avro"
     r = cli("classify-alerts", model, alert_file, out)
@@ -325,6 +329,7 @@ def test_classify_alerts_writes_valid_broker_classifications(tmp_path, model, al
         assert p0[cid] == pytest.approx(t.column(name)[0].as_py(), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_inputs_schemaless_gzip_parquet_and_order_give_the_same_answers(tmp_path, clf, snib_alerts, alert_file):
     ref = {r["alertId"]: r["classifications"] for r in clf.classify(snib_alerts)}
     # schemaless messages, as bytes through the API and as files through the command
@@ -382,6 +387,7 @@ def test_bad_alert_is_named_with_its_reason(clf, change, message):
     assert [r["alertId"] for r in recs] == [1, 3]
 
 
+@pytest.mark.slow
 def test_bad_alerts_exit_2_without_output_or_are_skipped(tmp_path, model):
     alerts = [_alert(1)] + [_alert(10 + k, **change) for k, (change, _) in enumerate(BAD_ALERTS)] + [_alert(3)]
     path = tmp_path / "alerts.parquet"  # a diaSource-less alert cannot even be encoded in Avro
@@ -397,6 +403,7 @@ def test_bad_alerts_exit_2_without_output_or_are_skipped(tmp_path, model):
     assert f"{len(BAD_ALERTS)} bad alerts or files skipped" in r.stderr
 
 
+@pytest.mark.slow
 def test_corrupt_files_and_messages(tmp_path, model, alert_file):
     data = alert_file.read_bytes()
     (tmp_path / "in").mkdir()
@@ -429,6 +436,7 @@ def test_alert_without_usable_observation_is_not_classified(clf, caplog):
     assert "alertId 5: no usable observation" in caplog.text
 
 
+@pytest.mark.slow
 def test_onnx_runtime_gives_the_torch_answers(model, clf, snib_alerts):
     pytest.importorskip("onnxruntime")
     onnx = AlertClassifier(model, "onnx")
@@ -464,6 +472,7 @@ def test_fast_broker_classification_encoder_matches_fastavro(clf, snib_alerts):
     assert [r["alertId"] for r in back] == [r["alertId"] for r in recs]
 
 
+@pytest.mark.slow
 def test_directory_of_messages_names_the_file_of_a_bad_alert(tmp_path, model):
     d = tmp_path / "msgs"
     d.mkdir()
@@ -493,6 +502,7 @@ def test_class_ids_from_a_taxonomy_file_for_a_model_without_them(root):
         leaf_class_ids(without, other)
 
 
+@pytest.mark.slow
 def test_rule_alerts_simulate_writes_the_stream_when_configured(realdata, tmp_path):
     """`alerts: {simulate: true}` adds rule alerts_simulate over the converted chunks (on a Snakefile
     of the convert and alerts stages alone); off by default; classify adds alerts_classify."""

@@ -155,6 +155,7 @@ def test_cli_tensorize_fills_a_partial_config(parquet: Path, tmp_path: Path) -> 
         ("evaluate", "evaluate: {dayz: [1]}\n", "evaluate: unknown keys ['dayz']"),
     ],
 )
+@pytest.mark.slow
 def test_cli_bad_config_value_is_one_error_line(
     parquet: Path, tmp_path: Path, command: str, text: str, key: str
 ) -> None:

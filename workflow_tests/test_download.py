@@ -108,6 +108,7 @@ def test_unreachable_url_is_a_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / "x.tar.bz2").exists()
 
 
+@pytest.mark.slow
 def test_snakemake_download_target(tmp_path: Path, tarball: Path) -> None:
     """`snakemake download` with the tarball's URL (file://) unpacks into download.dest."""
     dest = tmp_path / "raw" / "ELASTICC2_TRAIN_02"

@@ -66,6 +66,7 @@ def test_subset_keeps_the_selected_light_curves():
         np.testing.assert_array_equal(sub.light_curve(j), sh.light_curve(i))
 
 
+@pytest.mark.slow
 def test_fit_temperature_recovers_a_known_temperature():
     torch = pytest.importorskip("torch")
     pytest.importorskip("elasticc_classification.model.loss")
@@ -92,6 +93,7 @@ def test_fit_temperature_recovers_a_known_temperature():
         assert store.fit_temperature(tax) == pytest.approx(t, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_plots_from_written_evaluation(tmp_path):
     tax = Taxonomy.load("config/taxonomy.yaml")
     rng = np.random.default_rng(3)
@@ -121,6 +123,7 @@ def test_plots_from_written_evaluation(tmp_path):
     np.testing.assert_allclose(curves["val_loss"][1], [1.2, 1.0])
 
 
+@pytest.mark.slow
 def test_tiny_workflow_ends_with_metrics_plots_predictions_and_report(root, tmp_path):
     """The default workflow on the tiny config: calibration, metrics, plots, report (and predictions
     of the real files when they are here)."""
@@ -186,6 +189,7 @@ def test_tiny_workflow_ends_with_metrics_plots_predictions_and_report(root, tmp_
         assert needle in html, needle
 
 
+@pytest.mark.slow
 def test_cli_evaluate_with_calibration_on_real_shards(realdata, tmp_path):
     """CLI evaluate --calibrate --plots on shards of the real files and an (untrained) model artifact."""
     import pyarrow.parquet as pq
@@ -266,6 +270,7 @@ def _peak_bytes(fn) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 def test_evaluate_and_calibrate_memory_is_bounded_by_the_part_not_the_split(tmp_path, monkeypatch):
     """Peak numpy memory (tracemalloc) of evaluate and calibrate is set by the part size, not by the
     number of objects: 4x the objects raise it by less than 30 % (measured: ~+11 %; with the whole

@@ -16,6 +16,8 @@ import pytest
 import yaml
 from wfutil import TINY, copy_workflow, dry_run, snakemake
 
+pytestmark = pytest.mark.slow  # runs Snakemake workflows: the full suite, not the fast set
+
 MODELS = ["SNIa-SALT3", "SNII-NMF", "Mdwarf-flare"]
 PER_CHUNK = {"convert", "tensorize"}
 DOWNSTREAM = {"train", "evaluate"}  # read every chunk's shard / the model

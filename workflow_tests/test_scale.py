@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from wfutil import copy_workflow, job_counts, snakemake
 
+pytestmark = pytest.mark.slow  # runs Snakemake workflows: the full suite, not the fast set
+
 N_MODELS, N_CHUNKS = 32, 40
 
 

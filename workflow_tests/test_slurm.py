@@ -15,7 +15,7 @@ import pytest
 import yaml
 from wfutil import ROOT, TINY, copy_workflow, dry_run, snakemake
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 CLUSTER = ROOT / "workflow_tests" / "slurm_cluster.sh"
 
 

@@ -105,6 +105,7 @@ def test_python_api_leaves_no_partial_output(real_parquet, tmp_path):
 
 
 # --- Snakemake ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_rules_make_shards_and_gallery(realdata, tmp_path):
     raw = realdata / "elasticc2_train_1percent"
     results = tmp_path / "results"
@@ -135,6 +136,7 @@ def test_rules_make_shards_and_gallery(realdata, tmp_path):
     assert jobs == {"tensorize": 58, "convert": 39, "lightcurve_gallery": 1}
 
 
+@pytest.mark.slow
 def test_rule_all_includes_every_shard_and_gallery(realdata, tmp_path):
     """ALL_TARGETS gets one shard per chunk and one gallery per model (on a Snakefile of the
     convert and tensorize stages alone, so stages still being written cannot break this test)."""
@@ -147,6 +149,7 @@ def test_rule_all_includes_every_shard_and_gallery(realdata, tmp_path):
     assert counts.get("tensorize") == 60 and counts.get("lightcurve_gallery") == 2, out[-2000:]
 
 
+@pytest.mark.slow
 def test_rule_fails_cleanly_on_a_bad_parquet(realdata, tmp_path):
     raw = realdata / "elasticc2_train_1percent"
     results = tmp_path / "results"

@@ -294,6 +294,7 @@ def test_cli_reports_bad_input(tmp_path, capsys):
 
 
 # --- DDP ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_two_process_ddp_on_cpu_completes_an_epoch(shards, tmp_path):
     """Two processes (gloo) through the CLI, as the train rule would run them."""
     cfg = {
@@ -346,6 +347,7 @@ def test_gpu_fit_one_epoch(shards, tmp_path, precision):
     assert len(val) == 2 and all(np.isfinite(val))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
 def test_fused_adam_with_gradient_clipping(shards, tmp_path, precision):
     """Fused Adam (the GPU default) + gradient clipping + precision: Lightning's mixed-precision

@@ -10,6 +10,8 @@ from wfutil import SNIB, job_counts, pair, run_workflow, stage_snakefile
 
 from elasticc_classification.io import layout
 
+pytestmark = pytest.mark.slow  # runs Snakemake workflows: the full suite, not the fast set
+
 
 def test_one_parquet_per_real_pair(realdata, tmp_path):
     raw = realdata / "elasticc2_train_1percent"
