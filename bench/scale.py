@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/scale.py sizes --objects 25 80 250 750 [--chunks 2] [--cores 2]
         [--max-epochs 12] [--gpus 0] [--workdir /tmp/elasticc_scale] [--name cpu2]
-    .venv/bin/python bench/scale.py overhead [--chunks 5] [--objects 2]   # Snakemake's own cost
+    .venv/bin/python bench/scale.py overhead [--chunks 5] [--variant "--scheduler ilp" "--scheduler greedy"]
     .venv/bin/python bench/scale.py dag [--chunks 40]                     # dry run of the full layout
     .venv/bin/python bench/scale.py plot bench/figures/scale_cpu2.json    # figures from a saved run
 
@@ -713,9 +713,8 @@ def cmd_overhead(a: argparse.Namespace) -> int:
             flush=True,
         )
     dest = Path(a.figures) / f"scale_overhead_{a.name}.json"
-    dest.write_text(
-        json.dumps({"date_utc": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), "runs": results}, indent=1) + "\n"
-    )
+    stamp = {"date_utc": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), "commit": commit_of(a.ref)}
+    dest.write_text(json.dumps({**stamp, "runs": results}, indent=1) + "\n")
     print(f"wrote {dest}")
     return 0
 
