@@ -142,13 +142,7 @@ def test_graph_sees_function_level_imports():
 
 
 #: Known cycle edges, each with its reason; the test fails once one disappears (then drop it here).
-KNOWN_CYCLE_EDGES: dict[tuple[str, str], str] = {
-    (f"{PKG}.mock", f"{PKG}.mock.generator"): (
-        "mock/__init__.generate imports generator inside the function (so that rules/common.smk's import "
-        "of MODELS stays light) while generator imports MODELS from the package: MODELS belongs in a "
-        "module of its own (owner of mock/)"
-    ),
-}
+KNOWN_CYCLE_EDGES: dict[tuple[str, str], str] = {}
 
 
 def test_no_import_cycles():

@@ -19,8 +19,9 @@ import numpy as np
 
 from elasticc_classification.errors import InputError, atomic_output
 from elasticc_classification.io import layout
+from elasticc_classification.mock.catalog import MODELS
 
-from . import MODELS, schema
+from . import schema
 from .fitswriter import primary_hdu, table_hdu, write_fits_gz
 from .hosts import host_columns
 from .lightcurves import (

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from . import MODELS
+from elasticc_classification.mock.catalog import MODELS
 
 # Latitude densities (SNANA DNDB) of the LCLIB models, from their SIMGEN include files.
 DNDB_MDWARF_FLARE = (
