@@ -86,10 +86,14 @@ class Objects:
         )
 
 
-def simulate(spec: Spec, type_index: int, n: int, rng: np.random.Generator) -> Objects:
-    """Simulate ``n`` candidate objects of one model (detected or not). Transients whose true peak
-    is fainter than ``lightcurves.NEVER_DETECTED_MAG`` in every band are dropped before their light
-    curves are drawn (they could not be detected); the returned objects are the others."""
+def simulate(spec: Spec, type_index: int, n: int, rng: np.random.Generator) -> tuple[Objects, int]:
+    """Simulate ``n`` candidate objects of one model; return those kept (detected at least once,
+    no band brighter than ``PEAKMAG_MIN`` at peak) and how many light curves were simulated.
+
+    Transients whose true peak is fainter than ``lightcurves.NEVER_DETECTED_MAG`` in every band
+    are dropped before their light curves are drawn (they could not be detected). The PHOT
+    columns are built for the kept objects only; every random draw is made for all simulated
+    objects, so the stream (and the files) do not depend on which are kept."""
     P = sample(spec, n, rng)
     if spec.family == "flare":  # without extinction first: cheap, and only dims
         flare_trigger(P, rng)
@@ -121,11 +125,12 @@ def simulate(spec: Spec, type_index: int, n: int, rng: np.random.Generator) -> O
         host_psf = np.zeros((n, 6))
     lc = evaluate(spec, P, cad, mwebv, rng)
     noise, err, sky_sig = flux_errors(rng, cad, lc["total"], host_psf[cad.obj, cad.band])
-    fluxcal = lc["diff"] + noise
     magobs = sim_magobs(lc["total"])
     flag = photflags(rng, cad, lc["diff"], err, magobs, lc.get("fixed_u"))
     det = (flag & PHOTFLAG_DETECT) > 0
     ndet = np.bincount(cad.obj[det], minlength=n)
+    # CUTWIN_PEAKMAG_ALL 14 999 of the real simulation: nothing brighter than 14 mag in any band
+    keep = (ndet > 0) & (lc["peakmag"].min(axis=1) >= PEAKMAG_MIN)
     first = np.full(n, -9.0)
     last = np.full(n, -9.0)
     if det.any():
@@ -159,20 +164,19 @@ def simulate(spec: Spec, type_index: int, n: int, rng: np.random.Generator) -> O
         galfrac = np.where(host_psf > 0, host_psf / np.maximum(peak_flux, 1e-6), -9.0)
         for i, b in enumerate(schema.BANDS):
             head[f"SIM_GALFRAC_{b}"] = galfrac[:, i]
+    ok = np.repeat(keep, cad.nobs)  # observations of the kept objects
     phot = {
-        "MJD": cad.mjd,
-        "BAND": _BAND_BYTES[cad.band],
-        "PHOTFLAG": flag,
-        "FLUXCAL": fluxcal,
-        "FLUXCALERR": err,
-        "PSF_SIG1": np.round(cad.psf, 2),
-        "SKY_SIG": sky_sig,
-        "ZEROPT": np.round(cad.zeropt, 2),
-        "SIM_MAGOBS": magobs,
+        "MJD": cad.mjd[ok],
+        "BAND": _BAND_BYTES[cad.band[ok]],
+        "PHOTFLAG": flag[ok],
+        "FLUXCAL": lc["diff"][ok] + noise[ok],
+        "FLUXCALERR": err[ok],
+        "PSF_SIG1": np.round(cad.psf[ok], 2),
+        "SKY_SIG": sky_sig[ok],
+        "ZEROPT": np.round(cad.zeropt[ok], 2),
+        "SIM_MAGOBS": magobs[ok],
     }
-    obj = Objects(head, phot, cad.nobs)
-    obj.head["_NDET"] = ndet
-    return obj
+    return Objects({k: v[keep] for k, v in head.items()}, phot, cad.nobs[keep]), n
 
 
 def simulate_detected(model: str, n: int, rng: np.random.Generator) -> tuple[Objects, int, int]:
@@ -189,21 +193,19 @@ def simulate_detected(model: str, n: int, rng: np.random.Generator) -> tuple[Obj
         m = int(min(cap, np.ceil((n - have) / max(eff, 0.0005) * 1.15) + 4))
         if spec.family in ("transient", "flare"):  # most candidates are filtered before their light curves:
             m = max(m, MIN_FILTERED_BATCH)  # cheap, and small chunks then take one or two rounds
-        batch = simulate(spec, MODELS[model], m, rng)
-        keep = batch.head["_NDET"] > 0
-        # CUTWIN_PEAKMAG_ALL 14 999 of the real simulation: nothing brighter than 14 mag in any band
-        keep &= np.min([batch.head[f"SIM_PEAKMAG_{b}"] for b in schema.BANDS], axis=0) >= PEAKMAG_MIN
+        good, nsim = simulate(spec, MODELS[model], m, rng)
         tried += m
-        simulated += len(batch)
-        good = batch.select(keep)
-        parts.append(good)
+        simulated += nsim
+        if have + len(good) > n:  # the last round's surplus: detected, not written
+            parts.append(good.select(np.arange(len(good)) < n - have))
+        else:
+            parts.append(good)
         have += len(good)
         eff = max(have / tried, 0.0005)
         passed = max(simulated / tried, 0.002)
         if tried > 5000 * max(n, 10) and have < n:
             raise RuntimeError(f"mock model {model}: only {have} of {tried} simulated objects were detected")
-    out = Objects.concat(parts)
-    return out.select(np.arange(len(out)) < n), tried, tried - have
+    return (parts[0] if len(parts) == 1 else Objects.concat(parts)), tried, tried - have
 
 
 def snids(model_index: int, chunk: int, n: int, seed: int) -> np.ndarray:
@@ -247,8 +249,9 @@ def build_tables(model: str, chunk: int, objs: Objects | None, n: int, seed: int
     sep = start + nobs
     is_obs = np.ones(rows, dtype=bool)
     is_obs[sep] = False
+    obs_rows = np.flatnonzero(is_obs)
     for k, v in objs.phot.items():
-        phot[k][is_obs] = v
+        phot[k][obs_rows] = v
     for k, v in schema.SEPARATOR_ROW.items():
         phot[k][sep] = v.encode() if isinstance(v, str) else v
     return head, phot

@@ -41,6 +41,15 @@ GAP_MEAN, GAP_SCATTER = 4.0, 0.3
 SEASON_DAYS = (140.0, 200.0)  # length of the observing season of a field (days per year)
 
 
+def _draw_index(cum: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(cum, v)`` for a short ascending ``cum`` (a few bins): one comparison per
+    bin and value instead of a binary search per value (several times faster; the same result)."""
+    idx = (v > cum[0]).astype(np.intp)
+    for c in cum[1:]:
+        idx += v > c
+    return idx
+
+
 @dataclass
 class Cadence:
     """Flattened observations: ``obj`` (index of the object), ``mjd``, ``band`` (0..5 = ugrizY),
@@ -115,7 +124,7 @@ def draw_cadence(
     night = night[keep]
     m_n = len(night)
     u = rng.random(m_n)
-    nvis = np.where(ddf[night_obj], 3, 1 + np.searchsorted(np.cumsum(VISIT_P), u * VISIT_P.sum()))
+    nvis = np.where(ddf[night_obj], 3, 1 + _draw_index(np.cumsum(VISIT_P), u * VISIT_P.sum()))
     first = np.cumsum(nvis) - nvis
     rep = np.repeat(np.arange(m_n), nvis)
     n_vis = len(rep)
@@ -126,8 +135,8 @@ def draw_cadence(
     offset = np.cumsum(spacing)
     offset -= offset[first][rep]  # time since the night's first visit
     mjd = np.round(night[rep] + offset, 4)
-    band0 = np.searchsorted(np.cumsum(BAND_WEIGHTS), rng.random(m_n) * BAND_WEIGHTS.sum())
-    step = BAND_STEPS[np.searchsorted(np.cumsum(BAND_STEP_P), rng.random(n_vis) * BAND_STEP_P.sum())]
+    band0 = _draw_index(np.cumsum(BAND_WEIGHTS), rng.random(m_n) * BAND_WEIGHTS.sum())
+    step = BAND_STEPS[_draw_index(np.cumsum(BAND_STEP_P), rng.random(n_vis) * BAND_STEP_P.sum())]
     step[first] = 0
     step = np.cumsum(step)
     band = np.clip(band0[rep] + step - step[first][rep], 0, 5).astype(np.int8)
