@@ -266,6 +266,39 @@ def test_bad_config_and_data(shards, tmp_path):
         load_training_set(shards, other)
 
 
+def test_training_set_memory_grows_with_kept_objects_not_the_sample(tmp_path):
+    """Issue 13: only the training (capped) and validation objects are loaded; test-split shards
+    add their labels (a few bytes per object) to the peak, not their light curves."""
+    import tracemalloc
+
+    paths, test_bytes = [], 0
+    for i in range(8):  # 2 shards with train/val/test objects, 6 with test objects only
+        sh = synthetic_shard(200, TAX, seed=20 + i, median_length=100, max_length=300)
+        if i >= 2:
+            sh.split[:] = 2
+            test_bytes += sh.x.nbytes
+        paths.append(tmp_path / f"c{i}.arrow")
+        write_shard(sh, paths[-1])
+    runs = []
+    for k in (2, 8):
+        tracemalloc.start()
+        ts = load_training_set(paths[:k], TAX, {"max_per_leaf": 5})
+        runs.append((ts, tracemalloc.get_traced_memory()[1]))
+        tracemalloc.stop()
+    (small, peak_small), (big, peak_big) = runs
+    for ts in (small, big):  # the arrays hold the kept objects only: no test split, none over the cap
+        kept = np.sort(np.concatenate([ts.train_idx, ts.val_idx]))
+        assert np.array_equal(kept, np.arange(len(ts.data)))
+        assert len(ts.data.x) == int(ts.data.lengths.sum()) and len(ts.data.static) == len(ts.data)
+        assert (ts.data.split != 2).all() and ts.leaf_counts.max() == 5
+        assert ts.provenance["objects_loaded"] == len(ts.data) < ts.provenance["objects"] // 2
+    assert big.provenance["objects"] == 4 * small.provenance["objects"]
+    assert np.array_equal(big.data.snid[big.train_idx], small.data.snid[small.train_idx])  # the same seeded selection
+    assert np.array_equal(big.data.snid[big.val_idx], small.data.snid[small.val_idx])
+    # all shards concatenated: the peak grew by ~85 % of the test split's bytes; streamed: ~1 %
+    assert peak_big - peak_small < 0.1 * test_bytes, (peak_small, peak_big, test_bytes)
+
+
 def test_without_validation_split_a_tenth_of_training_validates(tmp_path, caplog):
     sh = synthetic_shard(50, TAX, seed=5)
     sh.split[:] = 0

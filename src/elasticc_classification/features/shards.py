@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from elasticc_classification.errors import InputError, atomic_output
@@ -150,6 +151,36 @@ def read_shard(path: str | Path) -> Shard:
     )
 
 
+@dataclass
+class ShardIndex:
+    """Per-object labels of a shard without its observations or ids (11 bytes per object)."""
+
+    leaf: np.ndarray  # (N,) int16
+    split: np.ndarray  # (N,) int8
+    lengths: np.ndarray  # (N,) int64, observations per object
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.leaf)
+
+
+def read_shard_index(path: str | Path) -> ShardIndex:
+    """A shard's leaf, split and light-curve length per object, and its metadata (copies of the
+    three small columns of the memory-mapped file; neither ``x`` nor the ids are read)."""
+    reader, meta = _open(path)
+    try:
+        table = reader.read_all()  # memory-mapped: zero-copy until a column is converted
+        lengths = pc.list_value_length(table.column("x")).to_numpy().astype(np.int64)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InputError(f"{path}: not a readable shard ({e}); rerun tensorize for it") from None
+    return ShardIndex(
+        leaf=table.column("leaf").to_numpy().astype(np.int16),
+        split=table.column("split").to_numpy().astype(np.int8),
+        lengths=lengths,
+        meta=meta,
+    )
+
+
 def concat_shards(shards: Sequence[Shard]) -> Shard:
     """One shard holding all objects of ``shards`` (feature layouts must agree)."""
     if not shards:
@@ -195,6 +226,49 @@ def subset(shard: Shard, keep: np.ndarray) -> Shard:
         offsets=offsets,
         meta=dict(shard.meta),
     )
+
+
+def gather(shard_paths: Sequence[str | Path], keeps: Sequence[np.ndarray]) -> Shard:
+    """The objects ``keeps[i]`` (indices into shard ``shard_paths[i]``, in the order given) of every
+    shard, in shard order, in one shard. Streamed: each memory-mapped shard's objects are taken with
+    :func:`subset` and copied into arrays allocated once for all of them, so memory peaks at the kept
+    objects plus one shard (its ids and its part of them), not at the shards, and not at twice the
+    kept objects as :func:`concat_shards` of the parts would."""
+    if not shard_paths:
+        raise InputError("no shards given")
+    if len(keeps) != len(shard_paths):
+        raise ValueError(f"{len(keeps)} index arrays for {len(shard_paths)} shards")
+    keeps = [np.asarray(k, np.int64) for k in keeps]
+    n = sum(len(k) for k in keeps)
+    n_obs = sum(int(read_shard_index(p).lengths[k].sum()) for p, k in zip(shard_paths, keeps))
+    out: Shard | None = None
+    i0 = o0 = 0
+    for p, k in zip(shard_paths, keeps):
+        part = subset(read_shard(p), k)
+        if out is None:  # the layout (feature and static counts, dtypes) of the first shard
+            out = Shard(
+                snid=np.empty(n, object),
+                model=np.empty(n, object),
+                leaf=np.empty(n, part.leaf.dtype),
+                split=np.empty(n, part.split.dtype),
+                t0=np.empty(n, part.t0.dtype),
+                first_det=np.empty(n, part.first_det.dtype),
+                static=np.empty((n, part.static.shape[1]), part.static.dtype),
+                x=np.empty((n_obs, part.x.shape[1]), part.x.dtype),
+                offsets=np.zeros(n + 1, np.int64),
+                meta=dict(part.meta),
+            )
+        for key in ("feature_names", "static_names"):
+            if part.meta.get(key) != out.meta.get(key):
+                raise InputError(f"shards disagree on {key}: rerun tensorize on every chunk with one config")
+        i1, o1 = i0 + len(part), o0 + len(part.x)
+        for name in ("snid", "model", "leaf", "split", "t0", "first_det", "static"):
+            getattr(out, name)[i0:i1] = getattr(part, name)
+        out.x[o0:o1] = part.x
+        out.offsets[i0 + 1 : i1 + 1] = o0 + part.offsets[1:]
+        i0, o0 = i1, o1
+    assert out is not None
+    return out
 
 
 def _split_code(shard_paths: Sequence[str | Path], split: str) -> int:

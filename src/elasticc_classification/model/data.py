@@ -1,7 +1,10 @@
 """Training data: shards -> length-bucketed batches of windows assembled on the compute device.
 
-The concatenated shards stay whole (on the GPU when training there); a batch is only the
-object indices and the window lengths (drawn on the CPU by :mod:`.augment`, vectorised), and
+Only the objects training uses are loaded: each shard is memory-mapped and subset to its
+training objects (after the per-leaf cap) and validation objects before they are gathered, so
+the test split, the objects over the cap and the unlabelled ones are never copied, and memory
+(host and device) grows with the kept objects, not with the sample. They stay whole (on the GPU
+when training there); a batch is only the object indices and the window lengths (drawn on the CPU by :mod:`.augment`, vectorised), and
 :func:`collate` gathers the padded windows with index arithmetic on the device. There are no
 DataLoader workers and no per-object Python: the loader yields a few small integer arrays.
 
@@ -32,7 +35,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from elasticc_classification import config
 from elasticc_classification.errors import InputError
 from elasticc_classification.features import augment
-from elasticc_classification.features.shards import SPLITS, Shard, concat_shards, read_shard
+from elasticc_classification.features.shards import SPLITS, Shard, gather, read_shard_index, subset
 from elasticc_classification.features.taxonomy import Taxonomy
 from elasticc_classification.model.loss import node_weights
 
@@ -43,9 +46,9 @@ log = logging.getLogger(__name__)
 class TrainingSet:
     """Everything the model and the loaders need from the shards (CPU numpy)."""
 
-    data: Shard  # all shards, concatenated
-    train_idx: np.ndarray  # (N_train,) objects used for training (capped per leaf)
-    val_idx: np.ndarray  # (N_val,)
+    data: Shard  # the training and validation objects of all shards, in shard order (nothing else)
+    train_idx: np.ndarray  # (N_train,) objects of ``data`` used for training (capped per leaf), sorted
+    val_idx: np.ndarray  # (N_val,) validation objects of ``data``, sorted
     x_mean: np.ndarray  # (F,)
     x_std: np.ndarray
     static_mean: np.ndarray  # (S,)
@@ -80,31 +83,24 @@ def cap_per_leaf(idx: np.ndarray, leaf: np.ndarray, cap: int | None, rng: np.ran
     return np.sort(perm[order[rank < cap]])
 
 
-def load_training_set(
-    paths: Sequence[str | Path], taxonomy: Taxonomy, cfg: Mapping[str, Any] | None = None
-) -> TrainingSet:
-    """Read and check the shards, cap the training split per leaf, compute normalisation and
-    node weights on the training split. Raises :class:`InputError` for unusable input."""
-    cfg = config.resolve("train", cfg)
-    if not paths:
-        raise InputError("no shard files given: run the tensorize step first")
-    shards = [read_shard(p) for p in paths]
-    for p, sh in zip(paths, shards):
-        tx = sh.meta.get("taxonomy")
-        if tx is not None and tuple(Taxonomy.from_dict(tx, str(p)).nodes) != taxonomy.nodes:
-            raise InputError(
-                f"{p}: shard was labelled with another taxonomy than the one given; rerun tensorize with it"
-            )
-    return training_set_from_shard(concat_shards(shards), taxonomy, cfg, paths)
+@dataclass
+class _Selection:
+    """The objects training uses, as indices into the whole sample (all shards in order)."""
+
+    train_idx: np.ndarray  # capped per leaf, sorted
+    val_idx: np.ndarray  # sorted
+    n_train_all: int  # usable training objects before the cap
+    n_unlabelled: int
+    rng: np.random.Generator  # the seeded generator, after the selection (normalisation draws next)
 
 
-def training_set_from_shard(
-    data: Shard, taxonomy: Taxonomy, cfg: Mapping[str, Any] | None = None, paths: Sequence[str | Path] = ()
-) -> TrainingSet:
-    """:func:`load_training_set` on an in-memory shard (``paths`` only for provenance)."""
-    cfg = config.resolve("train", cfg)
-    n = len(data)
-    leaf = data.leaf.astype(np.int64)
+def _select(
+    leaf: np.ndarray, split: np.ndarray, lengths: np.ndarray, taxonomy: Taxonomy, cfg: Mapping[str, Any], n_shards: int
+) -> _Selection:
+    """Choose the training (capped per leaf, seeded) and validation objects from the per-object
+    labels of the whole sample (a few bytes per object; the observations are not needed)."""
+    n = len(leaf)
+    leaf = leaf.astype(np.int64)
     is_leaf = np.zeros(taxonomy.n_nodes, bool)
     is_leaf[taxonomy.leaves] = True
     labelled = (leaf >= 0) & (leaf < taxonomy.n_nodes)
@@ -112,22 +108,21 @@ def training_set_from_shard(
     n_unlabelled = int((~labelled).sum())
     if n_unlabelled:
         log.info("dropped %d of %d objects without a taxonomy leaf label", n_unlabelled, n)
-    lengths = data.lengths
     usable = labelled & (lengths > 0)
     if int((labelled & (lengths == 0)).sum()):
         log.info("dropped %d objects with an empty light curve", int((labelled & (lengths == 0)).sum()))
     rng = np.random.default_rng(int(cfg["seed"]))
-    train_all = np.flatnonzero(usable & (data.split == SPLITS["train"]))
-    val_idx = np.flatnonzero(usable & (data.split == SPLITS["val"]))
+    train_all = np.flatnonzero(usable & (split == SPLITS["train"]))
+    val_idx = np.flatnonzero(usable & (split == SPLITS["val"]))
     if len(train_all) == 0:
         raise InputError(
-            f"no labelled training objects (split 0) in {max(1, len(paths))} shard(s): check the tensorize split fractions"
+            f"no labelled training objects (split 0) in {max(1, n_shards)} shard(s): check the tensorize split fractions"
         )
     if len(val_idx) == 0:  # tiny samples: borrow a seeded tenth of the training objects
         if len(train_all) < 2:
             raise InputError(
                 f"no labelled validation objects (split 1) and {len(train_all)} training object(s) in "
-                f"{max(1, len(paths))} shard(s): raise tensorize.val_fraction or add data"
+                f"{max(1, n_shards)} shard(s): raise tensorize.val_fraction or add data"
             )
         k = max(1, len(train_all) // 10)
         val_idx = np.sort(rng.choice(train_all, k, replace=False))
@@ -139,33 +134,98 @@ def training_set_from_shard(
     train_idx = cap_per_leaf(train_all, leaf, None if cap is None else int(cap), rng)
     if len(train_idx) < len(train_all):
         log.info("capped training objects at %s per leaf: %d -> %d", cap, len(train_all), len(train_idx))
+    return _Selection(train_idx, val_idx, len(train_all), n_unlabelled, rng)
+
+
+def load_training_set(
+    paths: Sequence[str | Path], taxonomy: Taxonomy, cfg: Mapping[str, Any] | None = None
+) -> TrainingSet:
+    """Read and check the shards, cap the training split per leaf, load the training and validation
+    objects only, compute normalisation and node weights on the training split. Streamed: the
+    labels of every object are read first (11 bytes per object), then each memory-mapped shard's
+    kept objects are copied (:func:`~elasticc_classification.features.shards.gather`), so memory is
+    the kept objects plus one shard, not the sample. Raises :class:`InputError` for unusable input."""
+    cfg = config.resolve("train", cfg)
+    if not paths:
+        raise InputError("no shard files given: run the tensorize step first")
+    index = [read_shard_index(p) for p in paths]
+    for p, ix in zip(paths, index):
+        tx = ix.meta.get("taxonomy")
+        if tx is not None and tuple(Taxonomy.from_dict(tx, str(p)).nodes) != taxonomy.nodes:
+            raise InputError(
+                f"{p}: shard was labelled with another taxonomy than the one given; rerun tensorize with it"
+            )
+    sel = _select(
+        np.concatenate([ix.leaf for ix in index]),
+        np.concatenate([ix.split for ix in index]),
+        np.concatenate([ix.lengths for ix in index]),
+        taxonomy,
+        cfg,
+        len(paths),
+    )
+    keep = np.union1d(sel.train_idx, sel.val_idx)  # sorted: the sample's order, per shard
+    bounds = np.cumsum([0] + [len(ix) for ix in index])
+    cut = np.searchsorted(keep, bounds)
+    data = gather(paths, [keep[a:b] - lo for a, b, lo in zip(cut[:-1], cut[1:], bounds[:-1])])
+    return _training_set(data, keep, sel, int(bounds[-1]), taxonomy, cfg, paths)
+
+
+def training_set_from_shard(
+    data: Shard, taxonomy: Taxonomy, cfg: Mapping[str, Any] | None = None, paths: Sequence[str | Path] = ()
+) -> TrainingSet:
+    """:func:`load_training_set` on an in-memory shard (``paths`` only for provenance); the
+    training set holds a copy of its training and validation objects."""
+    cfg = config.resolve("train", cfg)
+    sel = _select(data.leaf, data.split, data.lengths, taxonomy, cfg, len(paths))
+    keep = np.union1d(sel.train_idx, sel.val_idx)
+    return _training_set(subset(data, keep), keep, sel, len(data), taxonomy, cfg, paths)
+
+
+def _training_set(
+    data: Shard,
+    keep: np.ndarray,
+    sel: _Selection,
+    n: int,
+    taxonomy: Taxonomy,
+    cfg: Mapping[str, Any],
+    paths: Sequence[str | Path],
+) -> TrainingSet:
+    """The training set on ``data``, the objects ``keep`` (sorted indices into the sample of ``n``
+    objects) of the sample: normalisation (training observations drawn with the selection's
+    generator), node weights, provenance."""
+    train_idx = np.searchsorted(keep, sel.train_idx)  # the same objects in the same order, renumbered
+    val_idx = np.searchsorted(keep, sel.val_idx)
+    leaf = data.leaf.astype(np.int64)
     leaf_counts = np.bincount(leaf[train_idx], minlength=taxonomy.n_nodes)
     w = node_weights(leaf_counts, taxonomy)
 
-    rows = _sample_rows(data.offsets, train_idx, 2_000_000, rng)
+    # the same observations as drawn on the whole sample: the kept light curves keep their lengths and order
+    rows = _sample_rows(data.offsets, train_idx, 2_000_000, sel.rng)
     xs = data.x[rows].astype(np.float64)
     x_mean, x_std = xs.mean(0), xs.std(0)
     st = data.static[train_idx].astype(np.float64)
     with warnings.catch_warnings():  # all-NaN columns give NaN, replaced in the model
         warnings.simplefilter("ignore", RuntimeWarning)
         s_mean, s_std = np.nanmean(st, 0), np.nanstd(st, 0)
+    cap = cfg["max_per_leaf"]
     provenance = {
         "shards": [str(Path(p).resolve()) for p in paths],
         "shard_bytes": [Path(p).stat().st_size for p in paths],
         "objects": n,
-        "objects_train_total": int(len(train_all)),
+        "objects_loaded": int(len(data)),
+        "objects_train_total": sel.n_train_all,
         "objects_train_used": int(len(train_idx)),
         "objects_val": int(len(val_idx)),
-        "objects_unlabelled": n_unlabelled,
+        "objects_unlabelled": sel.n_unlabelled,
         "max_per_leaf": cap,
         "train_leaf_counts": {taxonomy.nodes[i]: int(leaf_counts[i]) for i in taxonomy.leaves},
     }
     log.info(
-        "training set: %d objects in %d shard(s); %d train (of %d), %d validation",
+        "training set: %d objects in %d shard(s); %d train (of %d), %d validation loaded",
         n,
         max(1, len(paths)),
         len(train_idx),
-        len(train_all),
+        sel.n_train_all,
         len(val_idx),
     )
     return TrainingSet(data, train_idx, val_idx, x_mean, x_std, s_mean, s_std, w, leaf_counts, provenance)
@@ -173,7 +233,7 @@ def training_set_from_shard(
 
 # --- batches ---------------------------------------------------------------------------------
 class DeviceData:
-    """Tensors of the concatenated shards on one device (built once per device)."""
+    """Tensors of the training set's objects (training and validation only) on one device (built once per device)."""
 
     def __init__(self, data: Shard):
         self._data = data
