@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from types import ModuleType
 
 try:  # ISA-L deflate: ~4x faster than zlib at the same ratio; the PHOT files dominate the time
-    from isal import isal_zlib as _deflate
+    from isal import isal_zlib
+
+    _deflate: ModuleType = isal_zlib
 except ImportError:  # pragma: no cover - isal is a dependency; zlib gives valid (different) bytes
     _deflate = zlib
 
@@ -73,8 +76,9 @@ def _space_padded(data: np.ndarray) -> np.ndarray:
     """Row bytes of ``data`` with the NUL padding of every string column turned into spaces
     (FITS character columns are space padded: SNID ``'1144924         '``, BAND ``'r '``)."""
     raw = data.view(np.uint8).reshape(len(data), data.dtype.itemsize)
-    for name in data.dtype.names:
-        dt, off = data.dtype.fields[name][:2]
+    fields: dict = dict(data.dtype.fields or {})
+    for name in data.dtype.names or ():
+        dt, off = fields[name][:2]
         if dt.kind == "S":
             cell = raw[:, off : off + dt.itemsize]
             cell[cell == 0] = 32
@@ -85,7 +89,7 @@ def table_hdu(data: np.ndarray, columns: list[tuple[str, str, object]], extname:
     """A BINTABLE HDU holding the big-endian structured array ``data`` (columns in order),
     as buffers to write one after the other (header, rows, zero padding)."""
     names = [n for n, _, _ in columns]
-    if list(data.dtype.names) != names:
+    if list(data.dtype.names or ()) != names:
         raise ValueError("table columns do not match the schema")
     head = [
         card("XTENSION", "BINTABLE", "binary table extension"),

@@ -228,12 +228,12 @@ def build_tables(model: str, chunk: int, objs: Objects | None, n: int, seed: int
     """HEAD and PHOT structured arrays (big-endian, real column sets) of one chunk."""
     spec = SPECS[model]
     head = schema.empty_table(head_columns(spec), n)
-    nobs = objs.nobs if n else np.zeros(0, dtype=np.int64)
+    if n == 0 or objs is None:
+        return head, schema.empty_table(schema.PHOT_COLUMNS, 0)
+    nobs = objs.nobs
     rows = int(nobs.sum()) + n
-    phot = schema.empty_table(schema.PHOT_COLUMNS, rows, skip=frozenset(objs.phot) if n else frozenset())
-    if n == 0:
-        return head, phot
-    names = set(head.dtype.names)
+    phot = schema.empty_table(schema.PHOT_COLUMNS, rows, skip=frozenset(objs.phot))
+    names = set(head.dtype.names or ())
     for k, v in objs.head.items():
         if k in names:
             head[k] = v
@@ -252,8 +252,8 @@ def build_tables(model: str, chunk: int, objs: Objects | None, n: int, seed: int
     obs_rows = np.flatnonzero(is_obs)
     for k, v in objs.phot.items():
         phot[k][obs_rows] = v
-    for k, v in schema.SEPARATOR_ROW.items():
-        phot[k][sep] = v.encode() if isinstance(v, str) else v
+    for k, fill in schema.SEPARATOR_ROW.items():
+        phot[k][sep] = fill.encode() if isinstance(fill, str) else fill
     return head, phot
 
 
@@ -294,7 +294,7 @@ def write_chunk(
         model,
         tag,
         n,
-        int(objs.nobs.sum()) if n else 0,
+        int(objs.nobs.sum()) if objs is not None else 0,
         undetected,
         tried,
     )

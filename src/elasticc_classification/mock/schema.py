@@ -36,7 +36,9 @@ def _zq(prefix: str) -> list[tuple[str, str, object]]:
 
 def _host_block(p: str) -> list[tuple[str, str, object]]:
     """The HOSTGAL (p='HOSTGAL') or HOSTGAL2 block up to and including *_OBJID_UNIQUE."""
-    cols = [] if p == "HOSTGAL2" else [("HOSTGAL_NMATCH", "1I", 0), ("HOSTGAL_NMATCH2", "1I", 0)]
+    cols: list[tuple[str, str, object]] = (
+        [] if p == "HOSTGAL2" else [("HOSTGAL_NMATCH", "1I", 0), ("HOSTGAL_NMATCH2", "1I", 0)]
+    )
     cols += [
         (f"{p}_OBJID", "1K", 0),
         (f"{p}_FLAG", "1I", 0),
@@ -212,7 +214,7 @@ def empty_table(columns: list[tuple[str, str, object]], n: int, skip: frozenset[
     arr = np.empty(n, dtype=dtype_of(columns))
     for name, tform, fill in columns:
         if name not in skip:
-            arr[name] = fill.encode() if tform.endswith("A") else fill
+            arr[name] = str(fill).encode() if tform.endswith("A") else fill
     return arr
 
 
