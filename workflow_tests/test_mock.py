@@ -94,6 +94,7 @@ def test_columns_tforms_and_header_keys_match_real_files(sample, realdata, model
                 assert np.all(mine[name] == real[name][0]), name
 
 
+@pytest.mark.slow
 def test_snid_band_separator_and_pointers(sample):
     snids = []
     for p in layout.find_pairs(sample):
@@ -268,6 +269,7 @@ def _best_period(lc) -> float:
     return 1.0 / freq[np.argmax(LombScargle(t, y, dy).power(freq, method="fast"))]
 
 
+@pytest.mark.slow
 def test_periodic_classes_have_their_periods(stats_sample):
     med = {}
     for model in ("d-Sct", "RRL", "Cepheid"):
@@ -405,6 +407,7 @@ def _snakemake(snakefile: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=snakefile.parent, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_rule_mock_feeds_convert_and_matches_the_library(tmp_path):
     results = tmp_path / "results"
     snakefile = stage_snakefile(tmp_path, "mock", "convert")
@@ -431,6 +434,7 @@ def test_rule_mock_feeds_convert_and_matches_the_library(tmp_path):
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
+@pytest.mark.slow
 def test_no_mock_jobs_with_a_real_raw_dir(realdata, tmp_path):
     snakefile = stage_snakefile(tmp_path, "mock", "convert")
     r = _snakemake(
@@ -445,6 +449,7 @@ def test_no_mock_jobs_with_a_real_raw_dir(realdata, tmp_path):
     assert "rule mock" not in out and "convert" in out
 
 
+@pytest.mark.slow
 def test_unknown_mock_model_in_config_stops_the_workflow(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("mock: {models: [SNIa], chunks: 1, objects_per_chunk: 2, seed: 1, prefix: P}\n")
