@@ -61,6 +61,8 @@ def static_names(cfg: Mapping[str, Any]) -> list[str]:
 def _scalar_column(table: pa.Table, name: str, source: str) -> np.ndarray:
     """A HEAD column as float64 (nulls NaN); not a number -> :class:`InputError`."""
     col = table.column(name)
+    if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):  # no cast kernel: nulls NaN all the same
+        return np.asarray(col.to_numpy(), dtype=np.float64)
     try:
         return np.asarray(pc.cast(col, pa.float64()).to_numpy(), dtype=np.float64)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -150,28 +152,36 @@ def build_shard(
     taxonomy: Taxonomy | None,
     require_labels: bool = True,
     source: str = "<table>",
+    assign_splits: bool = True,
 ) -> Shard:
     """Turn a converted parquet table (one row per object) into a :class:`~.shards.Shard`.
 
     ``cfg``: the ``tensorize`` config section (partial or ``{}``: schema defaults). With ``require_labels``
     every MODEL must be in ``taxonomy``; without, unknown or missing MODEL gives leaf -1.
+    ``assign_splits=False`` (prediction, which never reads the split): no split hash, every
+    object in split ``train`` and no per-split counts.
     ``source`` names the input in error messages and the log. Counts of everything dropped
     are logged and stored in ``meta["counts"]``; ``meta["preprocess"]`` holds the settings that
     change the shard (:func:`elasticc_classification.config.rule_settings`), not plot-only ones.
     """
     cfg = config.resolve("tensorize", cfg)
+    have = set(table.column_names)
     for c in ("SNID",) + (("MODEL",) if require_labels else ()):
-        if c not in table.column_names:
+        if c not in have:
             raise InputError(f"{source}: missing required column {c}; rerun convert on this chunk")
     lc, kr, n_unsorted = preprocess_table(table, cfg, source)
-    if "MODEL" in table.column_names:
+    if "MODEL" in have:
         models = table.column("MODEL").combine_chunks()
         models = pc.fill_null(pc.cast(models, pa.string()), "")
-    else:
+        leaf, n_unlabelled = leaf_labels(models, taxonomy, require_labels, source)
+    else:  # no labels (prediction): every leaf unknown
         models = pa.array([""] * table.num_rows, pa.string())
-    leaf, n_unlabelled = leaf_labels(models, taxonomy, require_labels, source)
+        leaf, n_unlabelled = np.full(table.num_rows, -1, np.int16), table.num_rows
     snid = np.asarray(snid_strings(table).to_numpy(zero_copy_only=False), dtype=object)
-    split = assign_split(snid, int(cfg["split_seed"]), float(cfg["test_fraction"]), float(cfg["val_fraction"]))
+    if assign_splits:
+        split = assign_split(snid, int(cfg["split_seed"]), float(cfg["test_fraction"]), float(cfg["val_fraction"]))
+    else:
+        split = np.full(len(snid), SPLITS["train"], np.int8)
     static, static_counts = static_features(table, cfg, source)
 
     keep = kr.keep_object
@@ -183,9 +193,11 @@ def build_shard(
 
     counts = dict(kr.counts, objects_unsorted_mjd=n_unsorted, objects_unlabelled=n_unlabelled, **static_counts)
     split_kept = split[keep]
-    for name, code in SPLITS.items():
-        counts[f"objects_{name}"] = int((split_kept == code).sum())
-    log.info("%s: %s", source, ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if assign_splits:
+        for name, code in SPLITS.items():
+            counts[f"objects_{name}"] = int((split_kept == code).sum())
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s: %s", source, ", ".join(f"{k} {v}" for k, v in counts.items()))
     models_np = np.asarray(models.to_numpy(zero_copy_only=False), dtype=object)
     meta = {
         "feature_names": feature_names(cfg),

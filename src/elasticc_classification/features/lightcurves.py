@@ -88,7 +88,8 @@ def band_codes(values: pa.Array, source: str) -> tuple[np.ndarray, np.ndarray]:
 
 def flatten(table: pa.Table, source: str = "<table>") -> preprocess.LightCurves:
     """The PHOT list columns of ``table`` as flat arrays (not yet sorted)."""
-    missing = [c for c in PHOT_REQUIRED if c not in table.column_names]
+    have = set(table.column_names)  # (column_names builds a new list at every access)
+    missing = [c for c in PHOT_REQUIRED if c not in have]
     if missing:
         raise InputError(
             f"{source}: missing required column(s) {missing}; a converted chunk has "

@@ -18,7 +18,8 @@ def snid_strings(table: pa.Table) -> pa.Array:
     col = table.column("SNID")
     col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     if not pa.types.is_string(col.type):
-        col = pc.cast(col, pa.string())
+        cast = pc.cast(col, pa.string())
+        return cast if pa.types.is_integer(col.type) else pc.utf8_trim_whitespace(cast)  # decimals: no blanks
     return pc.utf8_trim_whitespace(col)
 
 

@@ -65,6 +65,17 @@ def _field(arr: pa.StructArray, name: str) -> pa.Array:
     return arr.field(name)
 
 
+_SOURCE_FIELDS = ("diaSourceId", "diaObjectId", "midPointTai", "psFlux", "psFluxErr", "filterName", "ra", "decl")
+
+
+def _fields(arr: pa.StructArray, names: Sequence[str]) -> dict[str, pa.Array]:
+    """Fields ``names`` of a struct array (nulls where the struct is null, as ``flatten`` gives);
+    only those: an alert's structs have dozens of fields."""
+    if arr.null_count:
+        return dict(zip([x.name for x in arr.type], arr.flatten()))
+    return {k: arr.field(k) for k in names if arr.type.get_field_index(k) >= 0}
+
+
 def _list_parts(col: pa.Array) -> tuple[np.ndarray, pa.StructArray]:
     """Counts per row (null lists: 0) and the flat struct values of a list<struct> column."""
     if col.null_count:
@@ -75,17 +86,35 @@ def _list_parts(col: pa.Array) -> tuple[np.ndarray, pa.StructArray]:
 
 
 def _f64(a: pa.Array) -> np.ndarray:
+    """float64 numpy copy of a numeric array, nulls NaN (integer/float types without a cast kernel)."""
+    if pa.types.is_floating(a.type) or pa.types.is_integer(a.type):
+        return np.array(a.to_numpy(zero_copy_only=False), dtype=np.float64)  # nulls: NaN, as the cast gives
     return np.array(pc.cast(a, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _i64(a: pa.Array, fill: int = -1) -> np.ndarray:
+    """int64 numpy array of an integer array, nulls ``fill``."""
+    if a.null_count:
+        a = pc.fill_null(a, fill)
+    return np.asarray(a.to_numpy(zero_copy_only=False), np.int64)
 
 
 def _band_index(names: pa.Array) -> np.ndarray:
     """Band index (u g r i z Y = 0..5, -1 unknown or null) of every filterName."""
-    enc = pc.cast(names, pa.string()).dictionary_encode()
+    if not pa.types.is_string(names.type):
+        names = pc.cast(names, pa.string())
+    enc = names.dictionary_encode()
     lut = np.array(
         [aio.FILTERS.index(n) if n in aio.FILTERS else -1 for n in enc.dictionary.to_pylist()] + [-1], np.int8
     )
-    idx = pc.fill_null(enc.indices, len(lut) - 1).to_numpy(zero_copy_only=False)
-    return lut[idx] if len(idx) else np.zeros(0, np.int8)
+    idx = enc.indices
+    if idx.null_count:
+        idx = pc.fill_null(idx, len(lut) - 1)
+    code = idx.to_numpy(zero_copy_only=False)
+    return lut[code] if len(code) else np.zeros(0, np.int8)
+
+
+_FILTER_DICT = pa.array(aio.FILTERS, pa.string())
 
 
 def alerts_to_table(
@@ -96,26 +125,30 @@ def alerts_to_table(
     ``columns``: the HEAD columns to fill (default: every mapped one; RA and DEC always).
     Vectorised over the batch: no Python loop over alerts or observations."""
     n = len(alerts)
-    alert_id = np.asarray(pc.fill_null(_field(alerts, "alertId"), -1).to_numpy(zero_copy_only=False), np.int64)
+    alert_id = _i64(_field(alerts, "alertId"))
     src = _field(alerts, "diaSource")
-    s = dict(zip([f.name for f in src.type], src.flatten()))
-    has_src = ~np.asarray(
-        pc.or_(src.is_null(), pc.or_(s["diaSourceId"].is_null(), s["midPointTai"].is_null())).to_numpy(
-            zero_copy_only=False
-        ),
-        bool,
-    )  # a null diaSource, or (parquet of non-nullable structs) one without id or time
+    s = _fields(src, _SOURCE_FIELDS)
+    # a null diaSource, or (parquet of non-nullable structs) one without id or time
+    has_src = np.ones(n, bool)
+    for a in (src, s["diaSourceId"], s["midPointTai"]):
+        if a.null_count:
+            has_src &= ~np.asarray(a.is_null().to_numpy(zero_copy_only=False), bool)
     f_cnt, forced = _list_parts(_field(alerts, "prvDiaForcedSources"))
     p_cnt, prv = _list_parts(_field(alerts, "prvDiaSources"))
-    f = dict(zip([x.name for x in forced.type], forced.flatten()))
-    p = dict(zip([x.name for x in prv.type], prv.flatten()))
+    f = _fields(forced, _SOURCE_FIELDS[2:6])
+    p = _fields(prv, _SOURCE_FIELDS[2:6])
 
     # every observation: forced (priority 0), earlier detections (1), the triggering detection (1)
     row = np.concatenate([np.repeat(np.arange(n), f_cnt), np.repeat(np.arange(n), p_cnt), np.arange(n)])
-    mjd = np.concatenate([_f64(f["midPointTai"]), _f64(p["midPointTai"]), _f64(s["midPointTai"])])
+    src_mjd = _f64(s["midPointTai"])
+    mjd = np.concatenate([_f64(f["midPointTai"]), _f64(p["midPointTai"]), src_mjd])
     flux = np.concatenate([_f64(f["psFlux"]), _f64(p["psFlux"]), _f64(s["psFlux"])])
     err = np.concatenate([_f64(f["psFluxErr"]), _f64(p["psFluxErr"]), _f64(s["psFluxErr"])])
-    band = np.concatenate([_band_index(f["filterName"]), _band_index(p["filterName"]), _band_index(s["filterName"])])
+    names = [f["filterName"], p["filterName"], s["filterName"]]
+    if len({a.type for a in names}) == 1:  # one dictionary encoding for the three
+        band = _band_index(pa.concat_arrays(names))
+    else:
+        band = np.concatenate([_band_index(a) for a in names])
     is_det = np.concatenate([np.zeros(len(f["psFlux"]), bool), np.ones(len(p["psFlux"]) + n, bool)])
     is_trigger = np.zeros(len(row), bool)
     is_trigger[len(row) - n :] = True
@@ -162,33 +195,33 @@ def alerts_to_table(
     offsets = np.zeros(len(goods) + 1, np.int32)
     np.cumsum(counts, out=offsets[1:])
     off = pa.array(offsets, pa.int32())
-    bands = np.array(aio.FILTERS, dtype=object)[band]
+    # BAND dictionary-encoded (as read_parquet gives it): no strings per observation
+    bands = pa.DictionaryArray.from_arrays(pa.array(band, pa.int8()), _FILTER_DICT)
     cols: dict[str, pa.Array] = {"SNID": pa.array(np.arange(len(goods), dtype=np.int64))}
     cols["MJD"] = pa.ListArray.from_arrays(off, pa.array(mjd, pa.float64()))
-    cols["BAND"] = pa.ListArray.from_arrays(off, pa.array(bands, pa.string()))
+    cols["BAND"] = pa.ListArray.from_arrays(off, bands)
     cols["PHOTFLAG"] = pa.ListArray.from_arrays(off, pa.array(flag, pa.int32()))
     cols["FLUXCAL"] = pa.ListArray.from_arrays(off, pa.array((flux * aio.NJY_TO_FLUXCAL).astype(np.float32)))
     cols["FLUXCALERR"] = pa.ListArray.from_arrays(off, pa.array((err * aio.NJY_TO_FLUXCAL).astype(np.float32)))
 
     # static columns from the diaObject (RA/DEC from the diaSource where there is none)
-    obj = _field(alerts, "diaObject").take(pa.array(goods))
-    obj_null = np.asarray(obj.is_null().to_numpy(zero_copy_only=False), bool)
-    ofields = dict(zip([x.name for x in obj.type], obj.flatten()))
+    # (fields converted straight to numpy over all alerts, then the good rows picked: no Arrow take)
+    all_good = len(goods) == n
+    obj = _field(alerts, "diaObject")
+    obj_null = np.asarray(obj.is_null().to_numpy(zero_copy_only=False), bool) if obj.null_count else np.zeros(n, bool)
     for name, head in aio.HEAD_FROM_DIAOBJECT.items():
         if name == "diaObjectId" or (columns is not None and head not in columns and name not in ("ra", "decl")):
             continue
-        vals = _f64(ofields[name])
+        vals = _f64(obj.field(name))  # only the fields asked for (of ~100); null objects: obj_null below
         vals[obj_null] = np.nan
         if name in ("ra", "decl"):
-            fallback = _f64(s[name].take(pa.array(goods)))
-            vals = np.where(np.isnan(vals), fallback, vals)
+            vals = np.where(np.isnan(vals), _f64(s[name]), vals)
+        vals = vals if all_good else vals[goods]
         cols[head] = pa.array(vals if name in ("ra", "decl") else vals.astype(np.float32))
-    obj_id = np.asarray(pc.fill_null(ofields["diaObjectId"], -1).to_numpy(zero_copy_only=False), np.int64)
-    src_obj = s["diaObjectId"].take(pa.array(goods))
-    src_obj_id = np.asarray(pc.fill_null(src_obj, -1).to_numpy(zero_copy_only=False), np.int64)
-    obj_id = np.where(obj_null | (obj_id < 0), src_obj_id, obj_id)
-    src_id = np.asarray(pc.fill_null(s["diaSourceId"], -1).to_numpy(zero_copy_only=False), np.int64)[goods]
-    trig_mjd = _f64(s["midPointTai"])[goods]
+    obj_id = _i64(obj.field("diaObjectId"))
+    obj_id = np.where(obj_null | (obj_id < 0), _i64(s["diaObjectId"]), obj_id)[goods]
+    src_id = _i64(s["diaSourceId"])[goods]
+    trig_mjd = src_mjd[goods]
     bad = sorted(reasons.items())
     return AlertBatch(pa.table(cols), alert_id[goods], obj_id, src_id, trig_mjd, good, bad)
 
@@ -246,6 +279,11 @@ class AlertClassifier:
             self._class_ids = leaf_class_ids(self.taxonomy, Taxonomy.load(taxonomy) if taxonomy else None)
         except InputError as e:  # only fatal when brokerClassification records are asked for
             self._class_error = e
+        # per-model constants, looked up once rather than at every (one-alert) call
+        self._class_id_list: list[int] = [] if self._class_ids is None else self._class_ids.tolist()
+        self._leaf_names: list[str] = list(self.taxonomy.leaf_names)
+        static = self.classifier.feature_cfg.get("static")
+        self._static_columns: list[str] | None = None if static is None else list(static)
         digest = file_sha256(self.model_path)
         self.broker_name = broker_name
         self.broker_version = broker_version
@@ -276,7 +314,7 @@ class AlertClassifier:
         :class:`InputError` (naming ``source``, or ``sources[k]`` for alert k, and the alertId)
         unless ``skip_bad``."""
         arr = self._as_arrow(alerts, source, skip_bad)
-        batch = alerts_to_table(arr, source, self.classifier.feature_cfg.get("static"))
+        batch = alerts_to_table(arr, source, self._static_columns)
         if batch.bad:
             ids = arr.field("alertId")
             k, why = batch.bad[0]
@@ -306,9 +344,8 @@ class AlertClassifier:
             "diaSourceId": pa.array(batch.dia_source_id),
             "midPointTai": pa.array(batch.mjd),
         }
-        table = out.drop_columns(["SNID"])
-        for j, (name, col) in enumerate(keys.items()):
-            table = table.add_column(j, name, col)
+        rest = out.drop_columns(["SNID"])
+        table = pa.Table.from_arrays([*keys.values(), *rest.columns], names=[*keys, *rest.column_names])
         return table, batch.bad
 
     def _as_arrow(self, alerts: Any, source: str, skip_bad: bool) -> pa.StructArray:
@@ -341,12 +378,13 @@ class AlertClassifier:
         """brokerClassification dicts from :meth:`probabilities`'s table: the leaf probabilities
         under ELAsTiCC class ids (float32, renormalised to sum to 1); NotClassified (300, 1.0)
         where there is no answer. Timestamps in ms since the Unix epoch (default: now)."""
-        ids = self.class_ids.tolist()
+        _ = self.class_ids  # raises when the taxonomy has none
+        ids = self._class_id_list
         n = probs.num_rows
         now = int(time.time() * 1000)
         ingest = np.broadcast_to(np.asarray(now if ingest_ms is None else ingest_ms, np.int64), (n,))
         publish = np.broadcast_to(np.asarray(ingest if publish_ms is None else publish_ms, np.int64), (n,))
-        leaves = np.stack([probs.column(name).to_numpy() for name in self.taxonomy.leaf_names], axis=1)
+        leaves = np.stack([probs.column(name).to_numpy() for name in self._leaf_names], axis=1)
         ok = np.isfinite(leaves).all(axis=1)
         p = np.where(ok[:, None], leaves, 0.0)
         p = (p / np.where(ok, p.sum(axis=1), 1.0)[:, None]).astype(np.float32).tolist()

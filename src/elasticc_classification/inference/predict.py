@@ -134,7 +134,7 @@ def predict_table(
     """Probabilities and predicted classes of every object of converted ``table`` (see module doc)."""
     if "SNID" not in table.column_names:
         raise InputError(f"{source}: no SNID column; is this a converted ELAsTiCC table?")
-    shard = build_shard(table, clf.feature_cfg, clf.taxonomy, require_labels=False, source=source)
+    shard = build_shard(table, clf.feature_cfg, clf.taxonomy, require_labels=False, source=source, assign_splits=False)
     if clf.feature_names is not None and list(shard.meta["feature_names"]) != list(clf.feature_names):
         raise InputError(
             f"{source}: features {shard.meta['feature_names']} differ from the model's {clf.feature_names}; "
@@ -142,25 +142,23 @@ def predict_table(
         )
     tax = clf.taxonomy
     snid_in = table.column("SNID")
-    key_in = snid_in.cast(pa.string()).to_numpy(zero_copy_only=False)
-    shard_row = pc.index_in(pa.array(key_in, pa.string()), value_set=pa.array(shard.snid.astype(str), pa.string()))
-    shard_row = shard_row.fill_null(-1).to_numpy().astype(np.int64)
+    n_in = table.num_rows
+    shard_row = pc.index_in(snid_in.cast(pa.string()), value_set=pa.array(shard.snid.astype(str), pa.string()))
+    shard_row = np.asarray(shard_row.fill_null(-1).to_numpy(), np.int64)
     missing = int((shard_row < 0).sum())
     if missing:
-        log.info(
-            "%s: %d of %d objects have no usable observation (status %r)", source, missing, len(key_in), NO_OBSERVATION
-        )
+        log.info("%s: %d of %d objects have no usable observation (status %r)", source, missing, n_in, NO_OBSERVATION)
     has = shard_row >= 0
-    ends = np.zeros(len(key_in), np.int64)
+    ends = np.zeros(n_in, np.int64)
     ends_shard = window_ends(shard, days)
     ends[has] = ends_shard[shard_row[has]]
     if not per_epoch:
-        marg = np.full((len(key_in), tax.n_nodes), np.nan)
+        marg = np.full((n_in, tax.n_nodes), np.nan)
         marg[has] = batched(clf.forward, shard, shard_row[has], ends[has], batch_size, tax.n_nodes)
         cols: dict[str, Any] = {"SNID": snid_in, "status": np.where(has, "ok", NO_OBSERVATION), "n_obs": ends}
     else:
         n_rows = np.where(has, ends, 1)  # an object with nothing to show still gets one row
-        obj = np.repeat(np.arange(len(key_in)), n_rows)
+        obj = np.repeat(np.arange(n_in), n_rows)
         epoch = np.arange(int(n_rows.sum())) - np.repeat(np.cumsum(n_rows) - n_rows, n_rows) + 1
         ok = has[obj]
         rows = shard_row[obj]
@@ -178,11 +176,13 @@ def predict_table(
             "mjd": mjd,
             "n_obs": np.where(ok, epoch, 0),
         }
+    # every node's column a slice of one float64 array (one conversion, not one per node)
+    n_out = len(marg)
+    flat = pa.array(np.ascontiguousarray(marg.T).reshape(-1), pa.float64())
     for j, node in enumerate(tax.nodes):
-        cols[node] = marg[:, j]
+        cols[node] = flat.slice(j * n_out, n_out)
     cols.update(level_predictions(tax, marg))
     types = {"status": pa.string(), "epoch": pa.int64(), "mjd": pa.float64(), "n_obs": pa.int64()}
-    types.update({node: pa.float64() for node in tax.nodes})
     return pa.table(
         {
             k: v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, types.get(k, pa.string()))
