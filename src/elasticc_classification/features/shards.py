@@ -279,22 +279,11 @@ def _split_code(shard_paths: Sequence[str | Path], split: str) -> int:
     return SPLITS[split]
 
 
-def load_split(shard_paths: Sequence[str | Path], split: str) -> Shard:
-    """All objects of ``split`` (train/val/test) from ``shard_paths`` in one shard (memory grows
-    with the split: prefer :func:`iter_split` for a pass over it)."""
-    code = _split_code(shard_paths, split)
-    parts = []
-    for p in shard_paths:  # subset each memory-mapped shard first: only the split is copied
-        sh = read_shard(p)
-        parts.append(subset(sh, np.flatnonzero(sh.split == code)))
-    return concat_shards(parts)
-
-
 def split_leaves(shard_paths: Sequence[str | Path], split: str) -> np.ndarray:
     """True leaf (node index, -1 unknown) of every object of ``split``, in :func:`iter_split`'s order
     (2 bytes per object; the observations are not read)."""
     code = _split_code(shard_paths, split)
-    parts = [sh.leaf[sh.split == code] for sh in map(read_shard, shard_paths)]
+    parts = [ix.leaf[ix.split == code] for ix in map(read_shard_index, shard_paths)]
     return np.concatenate(parts).astype(np.int16, copy=False)
 
 
