@@ -20,7 +20,6 @@ dicts or raw schemaless messages); :func:`classify_alerts` is the ``classify-ale
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Collection, Sequence
@@ -38,6 +37,7 @@ from elasticc_classification.features.taxonomy import Taxonomy
 from elasticc_classification.inference.classifier import Classifier, load_classifier
 from elasticc_classification.inference.predict import NO_OBSERVATION, predict_table
 from elasticc_classification.io import alerts as aio
+from elasticc_classification.io.download import sha256sum
 
 log = logging.getLogger(__name__)
 
@@ -227,15 +227,6 @@ def alerts_to_table(
 
 
 # --- classification ------------------------------------------------------------------------
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file (the model artifact: names the classifier in every answer)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fo:
-        for block in iter(lambda: fo.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def leaf_class_ids(tax: Taxonomy, fallback: Taxonomy | None = None) -> np.ndarray:
     """ELAsTiCC class id of every leaf of ``tax`` (leaf order); taken from ``fallback`` (a taxonomy
     file with the same nodes) when the model's own taxonomy carries none."""
@@ -284,7 +275,7 @@ class AlertClassifier:
         self._leaf_names: list[str] = list(self.taxonomy.leaf_names)
         static = self.classifier.feature_cfg.get("static")
         self._static_columns: list[str] | None = None if static is None else list(static)
-        digest = file_sha256(self.model_path)
+        digest = sha256sum(self.model_path)
         self.broker_name = broker_name
         self.broker_version = broker_version
         self.classifier_name = classifier_name or f"elasticc-classification {__version__} hierarchical RNN"
