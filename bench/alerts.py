@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from elasticc_classification.features.features import build_shard  # noqa: E402
 from elasticc_classification.inference.alerts import AlertClassifier, alerts_to_table  # noqa: E402
 from elasticc_classification.inference.classifier import batched  # noqa: E402
-from elasticc_classification.io import alerts as aio  # noqa: E402
+from elasticc_classification.io import alerts as aio
+from elasticc_classification.io.sources import sources  # noqa: E402
 
 REALDATA = ROOT.parent / "shared" / "realdata" / "elasticc2_train_1percent"
 
@@ -54,7 +55,7 @@ def stream(tmp: Path) -> list[dict]:
             tmp / "mock", models=["SNII-NMF", "RRL", "AGN" if False else "CLAGN"], n_chunks=1, objects_per_chunk=60
         )
         inputs = [tmp / "mock"]
-    return [a for src, load in aio.snana_sources(inputs) for a in aio.simulate_table(load(), src)]
+    return [a for src, load in sources(inputs) for a in aio.simulate_table(load(), src)]
 
 
 def n_points(a: dict) -> int:

@@ -21,6 +21,7 @@ from elasticc_classification.features.taxonomy import Taxonomy
 from elasticc_classification.inference.alerts import NOT_CLASSIFIED, AlertClassifier, alerts_to_table
 from elasticc_classification.inference.predict import predict_table
 from elasticc_classification.io import alerts as aio
+from elasticc_classification.io.sources import sources
 
 # The brokerClassification record as the ELAsTiCC specification states it (issue 12), written out here
 # independently of the shipped .avsc: our files must decode with it as the reader schema.
@@ -73,7 +74,7 @@ def snib_alerts(realdata) -> list[dict]:
     """The simulated stream of the real SNIb chunks (140 objects, 917 alerts)."""
     d = realdata / SNIB
     out = []
-    for src, load in aio.snana_sources(sorted(d.glob("*_HEAD.FITS.gz"))):
+    for src, load in sources(sorted(d.glob("*_HEAD.FITS.gz"))):
         out += list(aio.simulate_table(load(), src))
     return out
 
@@ -158,7 +159,7 @@ def test_shipped_schemas_follow_the_specification():
 # --- the simulator ----------------------------------------------------------------------------
 def test_simulator_sends_one_alert_per_detection_with_the_elasticc_history(realdata, snib_alerts):
     d = realdata / SNIB
-    tables = [load() for _, load in aio.snana_sources(sorted(d.glob("*_HEAD.FITS.gz")))]
+    tables = [load() for _, load in sources(sorted(d.glob("*_HEAD.FITS.gz")))]
     n_det = sum(
         int((np.asarray(t.column("PHOTFLAG").combine_chunks().values) & 4096).astype(bool).sum()) for t in tables
     )
@@ -269,7 +270,7 @@ def test_alert_matches_predict_on_the_truncated_object(realdata, clf, capsys):
     n_alerts = n_same = 0
     worst = 0.0
     for model_dir in (SNIB, MDWARF):
-        for src, load in aio.snana_sources([realdata / model_dir]):
+        for src, load in sources([realdata / model_dir]):
             table = load()
             alerts = list(aio.simulate_table(table, src))
             if not alerts:

@@ -17,9 +17,7 @@ import pyarrow.compute as pc
 
 from elasticc_classification.errors import InputError
 from elasticc_classification.features import preprocess
-from elasticc_classification.io.snana import PHOT_REQUIRED
-
-BANDS = ("u", "g", "r", "i", "z", "Y")
+from elasticc_classification.io.snana import BANDS, PHOT_REQUIRED
 
 
 def _list_column(table: pa.Table, name: str, source: str) -> tuple[np.ndarray, pa.Array]:
@@ -57,12 +55,10 @@ def _numeric(values: pa.Array, fill: float | int | None = None) -> np.ndarray:
     return values.to_numpy()
 
 
-def band_codes(values: pa.Array, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Band of every observation as ``(code, lut)``: ``lut[code]`` is the index into :data:`BANDS`
-    (whitespace stripped). Unknown or null bands raise :class:`InputError`.
-
-    Dictionary-encoded input (as :func:`~elasticc_classification.io.parquet.read_parquet` reads BAND) costs O(dictionary)
-    here: the codes are the parquet dictionary indices, mapped later for kept observations only."""
+def band_lut(values: pa.Array) -> tuple[np.ndarray, np.ndarray, list[str | None], int]:
+    """``(code, lut, names, n_null)`` of band strings: ``lut[code]`` is each value's index into
+    :data:`BANDS` (whitespace stripped; -1 for an unknown or null band), ``names`` the distinct
+    values, ``n_null`` the null count. Costs O(dictionary) for dictionary-encoded input."""
     if pa.types.is_dictionary(values.type):
         enc = values
     else:
@@ -74,8 +70,17 @@ def band_codes(values: pa.Array, source: str) -> tuple[np.ndarray, np.ndarray]:
     if indices.null_count:
         indices = pc.fill_null(indices, len(names))  # the extra last entry of lut: unknown
     lut = np.array([BANDS.index(n) if n in BANDS else -1 for n in names] + [-1], dtype=np.int8)
-    code = indices.to_numpy()
-    if enc.indices.null_count or (lut[:-1] < 0).any():  # some name unknown: is it used?
+    return indices.to_numpy(), lut, names, enc.indices.null_count
+
+
+def band_codes(values: pa.Array, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Band of every observation as ``(code, lut)`` (:func:`band_lut`); unknown or null bands raise
+    :class:`InputError`.
+
+    Dictionary-encoded input (as :func:`~elasticc_classification.io.parquet.read_parquet` reads BAND) costs O(dictionary)
+    here: the codes are the parquet dictionary indices, mapped later for kept observations only."""
+    code, lut, names, n_null = band_lut(values)
+    if n_null or (lut[:-1] < 0).any():  # some name unknown: is it used?
         bad_codes = np.unique(code[lut[code] < 0])
         if len(bad_codes):
             bad = sorted(str(names[i]) if i < len(names) else "<null>" for i in bad_codes)

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from elasticc_classification import __version__
 from elasticc_classification.errors import InputError, atomic_output
+from elasticc_classification.features.lightcurves import band_lut
 from elasticc_classification.features.taxonomy import Taxonomy
 from elasticc_classification.inference.classifier import Classifier, load_classifier
 from elasticc_classification.inference.predict import NO_OBSERVATION, predict_table
@@ -101,16 +102,7 @@ def _i64(a: pa.Array, fill: int = -1) -> np.ndarray:
 
 def _band_index(names: pa.Array) -> np.ndarray:
     """Band index (u g r i z Y = 0..5, -1 unknown or null) of every filterName."""
-    if not pa.types.is_string(names.type):
-        names = pc.cast(names, pa.string())
-    enc = names.dictionary_encode()
-    lut = np.array(
-        [aio.FILTERS.index(n) if n in aio.FILTERS else -1 for n in enc.dictionary.to_pylist()] + [-1], np.int8
-    )
-    idx = enc.indices
-    if idx.null_count:
-        idx = pc.fill_null(idx, len(lut) - 1)
-    code = idx.to_numpy(zero_copy_only=False)
+    code, lut, _, _ = band_lut(names)
     return lut[code] if len(code) else np.zeros(0, np.int8)
 
 

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +40,8 @@ from elasticc_classification.inference.classifier import (
     load_classifier,
     window_ends,
 )
-from elasticc_classification.io.layout import LayoutError, find_pairs, model_from_path
-from elasticc_classification.io.parquet import read_parquet
-from elasticc_classification.io.snana import METADATA_KEY, read_pair
+from elasticc_classification.io.snana import METADATA_KEY
+from elasticc_classification.io.sources import sources
 
 log = logging.getLogger(__name__)
 
@@ -69,57 +67,6 @@ def level_predictions(tax: Taxonomy, marg: np.ndarray) -> dict[str, np.ndarray]:
     leaf = tax.leaves[np.argmax(safe[:, tax.leaves], axis=1)] if len(marg) else np.zeros(0, np.int64)
     out["pred_leaf"] = np.where(ok, names[leaf], missing)
     return out
-
-
-def input_sources(path: str | Path, phot: str | Path | None = None) -> list[tuple[str, Callable[[], pa.Table]]]:
-    """``(source name, loader)`` per parquet file or HEAD/PHOT pair of ``path``: every file is found
-    and checked for a partner first (bad input fails before any work); tables are read one at a time.
-
-    ``path`` is a parquet file, a HEAD file (with ``phot`` or its ``_PHOT`` partner beside it),
-    or a raw directory of chunk pairs (or of parquet files).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"input {path} does not exist: give a HEAD/PHOT pair, a raw directory or a parquet file")
-    if path.is_dir():
-        try:
-            pairs = find_pairs(path)
-        except LayoutError:  # not a raw directory: a model directory of pairs, or parquet files
-            heads = sorted(path.glob("*_HEAD.FITS*"))
-            if heads:
-                return [t for h in heads for t in input_sources(h)]
-            parquets = sorted(path.glob("*.parquet"))
-            if not parquets:
-                raise InputError(
-                    f"{path}: no HEAD/PHOT pairs (in <MODEL>/ subdirectories or directly) and no parquet files; "
-                    "give a raw directory, a model directory, or parquet files"
-                ) from None
-            return [(str(p), partial(read_parquet, p)) for p in parquets]
-        return [(str(p.head), partial(read_pair, p.head, p.phot, model=p.model)) for p in pairs]
-    name = path.name.upper()
-    if name.endswith(".PARQUET"):
-        return [(str(path), partial(read_parquet, path))]
-    if phot is None:
-        if "_HEAD.FITS" not in name and "_PHOT.FITS" not in name:
-            raise InputError(f"{path}: not a parquet file nor a *_HEAD.FITS[.gz] file; give the PHOT file too")
-        kind, other = ("_HEAD.", "_PHOT.") if "_HEAD.FITS" in name else ("_PHOT.", "_HEAD.")
-        i = name.rfind(kind)
-        if path.name[i : i + len(kind)].islower():
-            other = other.lower()
-        partner = path.with_name(path.name[:i] + other + path.name[i + len(kind) :])
-        if not partner.exists():
-            raise InputError(f"{path}: its partner {partner.name} is not beside it; give both files")
-        head, phot = (path, partner) if kind == "_HEAD." else (partner, path)
-    else:
-        head = path
-    return [(str(head), partial(read_pair, head, phot, model=_model_or_unknown(head)))]
-
-
-def _model_or_unknown(head: Path) -> str:
-    try:
-        return model_from_path(head)
-    except Exception:  # noqa: BLE001 - any odd directory: the model name is only a label here
-        return "unknown"
 
 
 # --- prediction ----------------------------------------------------------------------------
@@ -200,17 +147,13 @@ def predict(
     runtime: str = "torch",
     batch_size: int = 1024,
 ) -> pa.Table:
-    """Classify every object of ``inputs`` (see :func:`input_sources`) and write one parquet ``out``."""
+    """Classify every object of ``inputs`` (see :func:`~elasticc_classification.io.sources.sources`) and write one parquet ``out``."""
     if days is not None and not days >= 0:
         raise InputError(f"--days must be >= 0 days after the first detection, got {days}")
     if not inputs:
         raise InputError("no input given: give a HEAD/PHOT pair, a raw directory or parquet files")
     clf = load_classifier(model_path, runtime)
-    if len(inputs) == 2 and all(str(p).upper().endswith((".FITS", ".FITS.GZ")) for p in inputs):
-        head, phot = sorted(inputs, key=lambda p: "_PHOT.FITS" in str(p).upper())
-        tables = input_sources(head, phot=phot)
-    else:
-        tables = [t for p in inputs for t in input_sources(p)]
+    tables = sources(inputs)
     parts = [
         predict_table(clf, load(), days, per_epoch, batch_size, source=src) for src, load in tables
     ]  # one table in memory at a time

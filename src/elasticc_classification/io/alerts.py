@@ -28,8 +28,8 @@ import io
 import json
 import logging
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import cache, partial
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from elasticc_classification.errors import InputError, atomic_output
+from elasticc_classification.io.snana import BANDS
+from elasticc_classification.io.sources import sources
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ DETECTION_BIT = 4096
 TRIGGER_BIT = 2048
 SATURATION_BIT = 1024
 AVRO_MAGIC = b"Obj\x01"
-FILTERS = ("u", "g", "r", "i", "z", "Y")  # filterName values (LSST bands)
+FILTERS = BANDS  # filterName values (LSST bands, as SNANA writes BAND)
 GZIP_MAGIC = b"\x1f\x8b"
 
 #: diaObject field -> SNANA HEAD column (the training table's name). ``z_final`` is the only redshift
@@ -475,55 +477,6 @@ def simulate_table(table: pa.Table, source: str = "<table>") -> Iterator[dict]:
     log.info("%s: %d alerts from %d objects", source, n_alerts, table.num_rows)
 
 
-def snana_sources(inputs: Sequence[str | Path]) -> list[tuple[str, Callable[[], pa.Table]]]:
-    """``(name, loader)`` of every converted table in ``inputs``: a HEAD/PHOT pair (both files, or the
-    HEAD with its PHOT beside it), a raw or model directory of pairs, or parquet files."""
-    from elasticc_classification.io.layout import LayoutError, find_pairs, model_from_path
-    from elasticc_classification.io.parquet import read_parquet
-    from elasticc_classification.io.snana import read_pair
-
-    def pair(head: Path, phot: Path) -> tuple[str, Callable[[], pa.Table]]:
-        try:
-            model = model_from_path(head)
-        except Exception:  # noqa: BLE001 - any odd directory: the model name is only a label
-            model = "unknown"
-        return str(head), partial(read_pair, head, phot, model=model)
-
-    paths = [Path(p) for p in inputs]
-    if len(paths) == 2 and all(p.name.upper().endswith((".FITS", ".FITS.GZ")) for p in paths):
-        head, phot = sorted(paths, key=lambda p: "_PHOT.FITS" in p.name.upper())
-        return [pair(head, phot)]
-    out: list[tuple[str, Callable[[], pa.Table]]] = []
-    for p in paths:
-        if p.is_dir():
-            try:
-                out += [(str(c.head), partial(read_pair, c.head, c.phot, model=c.model)) for c in find_pairs(p)]
-                continue
-            except LayoutError:
-                heads = sorted(p.glob("*_HEAD.FITS*"))
-                parquets = sorted(p.glob("*.parquet"))
-                if not heads and not parquets:
-                    raise InputError(f"{p}: no HEAD/PHOT pairs and no parquet files in it") from None
-                out += [pair(h, _partner(h)) for h in heads]
-                out += [(str(q), partial(read_parquet, q)) for q in parquets]
-        elif p.name.upper().endswith(".PARQUET"):
-            out.append((str(p), partial(read_parquet, p)))
-        elif "_HEAD.FITS" in p.name.upper():
-            out.append(pair(p, _partner(p)))
-        else:
-            raise InputError(f"{p}: not a *_HEAD.FITS[.gz] file, a directory of pairs, nor a parquet file")
-    return out
-
-
-def _partner(head: Path) -> Path:
-    i = head.name.upper().rfind("_HEAD.")
-    tag = "_phot." if head.name[i : i + 6].islower() else "_PHOT."
-    phot = head.with_name(head.name[:i] + tag + head.name[i + 6 :])
-    if not phot.exists():
-        raise InputError(f"{head}: its PHOT file {phot.name} is not beside it; give both files")
-    return phot
-
-
 def simulate(
     inputs: Sequence[str | Path],
     outdir: str | Path,
@@ -535,7 +488,7 @@ def simulate(
     ``alerts_<NNNNNN>.avro`` of ``chunk_size`` alerts, or with ``schemaless`` one message per file
     ``<alertId>.avro-msg``. Returns the number of alerts."""
     outdir = Path(outdir)
-    sources = snana_sources(inputs)
+    tables = sources(inputs)
     outdir.mkdir(parents=True, exist_ok=True)
     n = 0
     chunk: list[dict] = []
@@ -547,7 +500,7 @@ def simulate(
         n_files += 1
         chunk.clear()
 
-    for src, load in sources:
+    for src, load in tables:
         for alert in simulate_table(load(), src):
             n += 1
             if schemaless:

@@ -42,6 +42,8 @@ SEPARATOR_MJD = -777.0
 
 HEAD_REQUIRED = ("SNID", "PTROBS_MIN", "PTROBS_MAX")
 PHOT_REQUIRED = ("MJD", "BAND", "PHOTFLAG", "FLUXCAL", "FLUXCALERR")
+#: LSST bands, as SNANA writes BAND and ELAsTiCC alerts write filterName.
+BANDS = ("u", "g", "r", "i", "z", "Y")
 # Older SNANA names, written under the current ones.
 RENAMES = {"FLT": "BAND", "DECL": "DEC"}
 
