@@ -14,6 +14,7 @@ def main(snakemake):
         objects_per_chunk=cfg["objects_per_chunk"],
         seed=cfg["seed"],
         prefix=cfg["prefix"],
+        mix=cfg["mix"],
     )
 
 

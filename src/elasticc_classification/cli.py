@@ -33,6 +33,7 @@ def _cmd_mock(args: argparse.Namespace) -> None:
         objects_per_chunk=args.objects_per_chunk,
         seed=args.seed,
         prefix=args.prefix,
+        mix=args.mix,
     )
 
 
@@ -178,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("--seed", type=int, default=42)
     m.add_argument("--prefix", default="ELASTICC2_TRAIN_02", help="file prefix (default ELASTICC2_TRAIN_02)")
+    m.add_argument(
+        "--mix",
+        choices=["equal", "published"],
+        default="equal",
+        help="objects per model: equal (default) or the ELAsTiCC2 training set's relative numbers",
+    )
     m.set_defaults(func=_cmd_mock)
 
     t = sub.add_parser(

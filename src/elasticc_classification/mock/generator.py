@@ -19,7 +19,7 @@ import numpy as np
 
 from elasticc_classification.errors import InputError, atomic_output
 from elasticc_classification.io import layout
-from elasticc_classification.mock.catalog import MODELS
+from elasticc_classification.mock.catalog import MIXES, MODELS, relative_numbers
 
 from . import schema
 from .fitswriter import primary_hdu, table_hdu, write_fits_gz
@@ -301,7 +301,7 @@ def write_chunk(
     return head_path, phot_path
 
 
-def _check(models: list[str], n_chunks: int, objects_per_chunk: float, seed: int, prefix: str) -> None:
+def _check(models: list[str], n_chunks: int, objects_per_chunk: float, seed: int, prefix: str, mix: str) -> None:
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise InputError(f"unknown mock model(s) {unknown}: choose from {', '.join(MODELS)}")
@@ -328,9 +328,19 @@ def generate(
     """Write ``n_chunks`` chunk pairs for each model (default: all 32) under ``outdir`` in the
     real layout ``<prefix>_<MODEL>/<prefix>_NONIaMODEL0-<NNNN>_{HEAD,PHOT}.FITS.gz``.
 
-    Each chunk holds Poisson(``objects_per_chunk``) objects, every one detected at least once.
+    Each chunk holds Poisson(``objects_per_chunk`` x the model's share) objects, every one detected
+    at least once; ``mix`` sets the shares (``catalog.relative_numbers``: ``equal``, or
+    ``published``, the ELAsTiCC2 training set's relative numbers; mean 1 over the 32 models).
     Returns the (HEAD, PHOT) paths written. Synthetic data, not for science.
     """
     models = list(MODELS) if models is None else list(models)
-    _check(models, n_chunks, objects_per_chunk, seed, prefix)
-    return [write_chunk(outdir, prefix, m, c, objects_per_chunk, seed) for m in models for c in range(1, n_chunks + 1)]
+    _check(models, n_chunks, objects_per_chunk, seed, prefix, mix)
+    share = relative_numbers(mix)
+    return [
+        write_chunk(outdir, prefix, m, c, objects_per_chunk * share[m], seed)
+        for m in models
+        for c in range(1, n_chunks + 1)
+    ]
+    if mix not in MIXES:
+        raise InputError(f"mock mix must be one of {', '.join(MIXES)}, got {mix!r}")
+    mix: str = "equal",

@@ -181,8 +181,11 @@ def sample(spec: Spec, n: int, rng: np.random.Generator) -> dict[str, np.ndarray
         # u-band peak of up to 4 flares: power-law flare frequency N(>F) ~ F^-alpha above a faint limit
         m_lim, alpha = p["flare_mag"]
         P["flare_mag"] = m_lim + 2.5 / alpha * np.log10(rng.random((n, 4)) + 1e-12)
-        P["T_flare"] = _u(rng, p["T_flare"], n)
-        P["u_excess"] = _u(rng, p["u_excess"], n)
+        # two flare populations: hot impulsive flares with a Balmer-continuum u excess, and a share
+        # of cool ones whose difference flux is detected in the red bands (i, z, Y) of the real files
+        red = rng.random(n) < p["red_frac"]
+        P["T_flare"] = np.where(red, _u(rng, p["T_red"], n), _u(rng, p["T_flare"], n))
+        P["u_excess"] = np.where(red, 0.0, _u(rng, p["u_excess"], n))
         P["t_rise"] = _logu(rng, p["t_rise"], (n, 4))
         P["t_decay"] = _logu(rng, p["t_decay"], (n, 4))
         P["t_flare"] = rng.uniform(P["t_lo"][:, None], P["t_hi"][:, None], (n, 4))

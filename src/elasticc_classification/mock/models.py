@@ -298,7 +298,9 @@ SPECS: dict[str, Spec] = {
             T_star=(2900.0, 3400.0),
             flare_mag=(24.0, 1.5),  # u-band peak: faint limit (mag) and power-law index of N(>F) ~ F^-alpha
             T_flare=(15000.0, 25000.0),
-            u_excess=(0.6, 1.2),  # Balmer continuum: u brighter than the blackbody (mag)
+            u_excess=(1.0, 1.8),  # Balmer continuum: u brighter than the blackbody (mag)
+            red_frac=0.1,  # share of cool flares (no u excess; their i-band peak follows flare_mag): the
+            T_red=(2000.0, 2800.0),  # real files' detections in i/z/Y (11 % Y, 11 % i, 56 % u)
             t_rise=(0.0007, 0.003),
             t_decay=(0.005, 0.05),
         ),
