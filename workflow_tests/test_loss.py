@@ -98,3 +98,41 @@ def test_loss_gradient_points_to_true_leaf():
     g = logits.grad
     # raising the true leaf's logit lowers the loss
     assert (g[torch.arange(3), leaf] < 0).all()
+
+
+def test_leaf_scheme_by_hand():
+    """scheme="leaf": the true leaf's W on every term of its path (same lambdas)."""
+    logits = torch.tensor([[0.0, 1.0, 2.0, 0.5, -1.0], [0.0, -0.3, 0.7, 2.0, 1.0]])
+    leaf = torch.tensor([3, 1])  # C, A
+    w = loss.node_weights(np.array([6, 3, 1]), TOY)
+    lam1, lam2 = math.exp(-0.5), math.exp(-1.0)
+    lc = loss.log_conditional(logits, TOY)
+    l1 = -w[3] * (lam1 * lc[0, 2] + lam2 * lc[0, 3]).item()
+    l2 = -w[1] * lam1 * lc[1, 1].item()
+    per = loss.whce_loss(logits, leaf, TOY, w, alpha=0.5, reduction="none", scheme="leaf")
+    assert per.tolist() == pytest.approx([l1, l2], rel=1e-6)
+    with pytest.raises(ValueError, match="scheme"):
+        loss.whce_loss(logits, leaf, TOY, w, scheme="class")
+
+
+@pytest.mark.parametrize("scheme", ["node", "leaf"])
+def test_learnt_prior_of_each_weighting_scheme(scheme):
+    """Free logits (no input) fitted to imbalanced labels (A 60 %, C 30 %, D 10 %): the node scheme
+    learns a uniform prior among siblings (A 1/2, C 1/4, D 1/4), the leaf scheme a uniform prior over
+    the leaves (1/3 each) -- what the loss.weights option documents."""
+    counts = np.array([600, 300, 100])
+    leaf = torch.as_tensor(np.repeat(TOY.leaves, counts))
+    w = loss.node_weights(counts, TOY)
+    z = torch.zeros(1, TOY.n_nodes, requires_grad=True)
+    opt = torch.optim.LBFGS([z], max_iter=200, tolerance_grad=1e-10, tolerance_change=1e-12)
+
+    def closure():
+        opt.zero_grad()
+        value = loss.whce_loss(z.expand(len(leaf), -1), leaf, TOY, w, scheme=scheme)
+        value.backward()
+        return value
+
+    opt.step(closure)
+    p = loss.log_marginals(z.detach(), TOY).exp()[0, TOY.leaves].numpy()
+    want = [1 / 2, 1 / 4, 1 / 4] if scheme == "node" else [1 / 3, 1 / 3, 1 / 3]
+    assert p == pytest.approx(want, abs=2e-3)

@@ -8,6 +8,9 @@ root path. The loss is the weighted hierarchical cross-entropy of Villar et al. 
     L = - sum_c W_c * lambda_c * y_c * log p(c | parent(c)),   lambda_c = exp(-alpha * depth(c))
     W_c = N_all / (N_nodes * N_c)
 
+(the training config's ``loss.weights: node``; ``leaf`` puts the true leaf's W on every term instead:
+see :func:`whce_loss`)
+
 with y the 0/1 root-to-leaf path of the true leaf and N_c the number of training objects whose
 path passes through c. Every function accepts either a :class:`Taxonomy` or a prepared
 :class:`TreeIndex` (the model holds one so that its tensors live on the model's device).
@@ -119,21 +122,34 @@ def whce_loss(
     weights: torch.Tensor | np.ndarray | None = None,
     alpha: float = 0.5,
     reduction: str = "mean",
+    scheme: str = "node",
 ) -> torch.Tensor:
     """Weighted hierarchical cross-entropy.
 
     ``logits`` (B, n_nodes); ``leaf`` (B,) node index of each true leaf; ``weights`` W_c per node
     (None: all 1). Returns the mean over the batch (``reduction="none"``: per object).
+
+    ``scheme="node"`` (Villar et al. 2023): each term c of the path carries its own W_c, which
+    balances every sibling group, so the learnt prior is uniform among siblings: a leaf's prior
+    depends on the tree's shape (AGN, alone under Variable, gets 1/4; SNIb/c, one of five under
+    SN, 1/30). ``scheme="leaf"``: every term of an object's path carries its leaf's W_leaf, which
+    balances the leaves: the learnt prior is uniform over the leaves, and an internal node's is
+    the sum of its leaves'.
     """
+    if scheme not in ("node", "leaf"):
+        raise ValueError(f"unknown weighting scheme {scheme!r}; use 'node' or 'leaf'")
     tree = _tree(taxonomy, logits.device)
     w = (
         torch.ones(tree.n_nodes, device=logits.device)
         if weights is None
         else torch.as_tensor(weights, dtype=torch.float32, device=logits.device)
     )
-    coef = w * torch.exp(-alpha * tree.depth)  # W_c * lambda_c
+    lam = torch.exp(-alpha * tree.depth)
     y = tree.path[leaf.long()]  # (B, n_nodes) root-to-leaf paths
-    per_obj = -(log_conditional(logits, tree) * y * coef).sum(1)
+    if scheme == "node":
+        per_obj = -(log_conditional(logits, tree) * y * (w * lam)).sum(1)  # W_c * lambda_c
+    else:
+        per_obj = -w[leaf.long()] * (log_conditional(logits, tree) * y * lam).sum(1)  # W_leaf * lambda_c
     return per_obj.mean() if reduction == "mean" else per_obj
 
 

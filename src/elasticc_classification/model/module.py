@@ -134,7 +134,9 @@ class HierarchicalClassifier(L.LightningModule):
         cfg = self.hparams["loss"]
         if cfg["kind"] == "flat":
             return L_.flat_loss(logits, leaf, self.tree, self.node_weight)
-        return L_.whce_loss(logits, leaf, self.tree, self.node_weight, alpha=cfg["alpha"])
+        return L_.whce_loss(
+            logits, leaf, self.tree, self.node_weight, alpha=cfg["alpha"], scheme=cfg.get("weights", "node")
+        )
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
         logits = self(batch["x"], batch["lengths"], batch["static"], batch["lengths_cpu"])
