@@ -305,6 +305,8 @@ def _check(models: list[str], n_chunks: int, objects_per_chunk: float, seed: int
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise InputError(f"unknown mock model(s) {unknown}: choose from {', '.join(MODELS)}")
+    if mix not in MIXES:
+        raise InputError(f"mock mix must be one of {', '.join(MIXES)}, got {mix!r}")
     if not 1 <= n_chunks <= MAX_CHUNKS:
         raise InputError(f"mock chunks must be between 1 and {MAX_CHUNKS}, got {n_chunks}")
     if not 0 <= objects_per_chunk <= MAX_OBJECTS_PER_CHUNK:
@@ -324,6 +326,7 @@ def generate(
     objects_per_chunk: float = 100,
     seed: int = 42,
     prefix: str = "ELASTICC2_TRAIN_02",
+    mix: str = "equal",
 ) -> list[tuple[Path, Path]]:
     """Write ``n_chunks`` chunk pairs for each model (default: all 32) under ``outdir`` in the
     real layout ``<prefix>_<MODEL>/<prefix>_NONIaMODEL0-<NNNN>_{HEAD,PHOT}.FITS.gz``.
@@ -341,6 +344,3 @@ def generate(
         for m in models
         for c in range(1, n_chunks + 1)
     ]
-    if mix not in MIXES:
-        raise InputError(f"mock mix must be one of {', '.join(MIXES)}, got {mix!r}")
-    mix: str = "equal",

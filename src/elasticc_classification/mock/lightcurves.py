@@ -188,6 +188,9 @@ def sample(spec: Spec, n: int, rng: np.random.Generator) -> dict[str, np.ndarray
         P["u_excess"] = np.where(red, 0.0, _u(rng, p["u_excess"], n))
         P["t_rise"] = _logu(rng, p["t_rise"], (n, 4))
         P["t_decay"] = _logu(rng, p["t_decay"], (n, 4))
+        # the same power law sets a cool flare's i-band peak (the hot ones' u-band peak)
+        red_u = bb_colour(LAMBDA_EFF[0], P["T_flare"]) - bb_colour(LAMBDA_EFF[3], P["T_flare"])
+        P["flare_mag"] = P["flare_mag"] + np.where(red, red_u, 0.0)[:, None]
         P["t_flare"] = rng.uniform(P["t_lo"][:, None], P["t_hi"][:, None], (n, 4))
         P["active"] = rng.random((n, 4)) < 0.4
         P["active"][:, 0] = True  # flare 0 is placed on an observation in evaluate()
