@@ -118,9 +118,9 @@ SPECS: dict[str, Spec] = {
     ),
     # Ib/c templates: the real SNIb files' true peak r - distance modulus is -17.1 (median of the detected)
     # and its observed colours redder than a 9,000-12,000 K photosphere (true peak g - r 0.7 at z 0.24)
-    "SNIb-Templates": _sn("NON1ASED", "Ib", M=(-16.9, 0.5), T=(7500.0, 10000.0)),
+    "SNIb-Templates": _sn("NON1ASED", "Ib", M=(-16.7, 0.5), T=(6500.0, 8500.0)),
     "SNIb+HostXT_V19": _sn("NON1ASED", "Ib", M=(-17.6, 0.7), fall=(20.0, 38.0)),
-    "SNIc-Templates": _sn("NON1ASED", "Ic", M=(-17.0, 0.5), fall=(16.0, 30.0), T=(7500.0, 10000.0)),
+    "SNIc-Templates": _sn("NON1ASED", "Ic", M=(-16.8, 0.5), fall=(16.0, 30.0), T=(6500.0, 8500.0)),
     "SNIc+HostXT_V19": _sn("NON1ASED", "Ic", M=(-17.7, 0.7), fall=(16.0, 30.0)),
     "SNIcBL+HostXT_V19": _sn(
         "NON1ASED", "Ic-BL", M=(-18.4, 0.6), rise=(2.5, 4.5), fall=(14.0, 24.0), T=(10000.0, 13000.0)
