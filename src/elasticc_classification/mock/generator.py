@@ -32,19 +32,27 @@ from .lightcurves import (
     flare_trigger,
     sample,
     sim_magobs,
+    transient_flux,
     transient_peakmag,
 )
 from .models import SPECS, Spec
 from .observing import (
-    PHOTFLAG_DETECT,
     SEASON_DAYS,
     SURVEY_END,
     SURVEY_START,
+    Cadence,
+    detect,
     draw_cadence,
-    flux_errors,
+    draw_core_cadence,
+    draw_psf,
+    extend_cadence,
+    flag_detections,
+    flux_error,
+    merge_order,
     overlaps_season,
-    photflags,
+    sky_sig,
 )
+from .physics import R_BAND
 from .sky import draw_sky
 
 log = logging.getLogger(__name__)
@@ -91,21 +99,28 @@ def simulate(spec: Spec, type_index: int, n: int, rng: np.random.Generator) -> t
     no band brighter than ``PEAKMAG_MIN`` at peak) and how many light curves were simulated.
 
     Transients whose true peak is fainter than ``lightcurves.NEVER_DETECTED_MAG`` in every band
-    are dropped before their light curves are drawn (they could not be detected). The PHOT
-    columns are built for the kept objects only; every random draw is made for all simulated
-    objects, so the stream (and the files) do not depend on which are kept."""
+    are dropped before their light curves are drawn (they could not be detected); the others are
+    first simulated only where they could be detected (``_simulate_transients``). Detection is
+    decided on the noise-free flux, so noise, PSF widths and the PHOT columns are drawn and built
+    for the kept objects only."""
     P = sample(spec, n, rng)
     if spec.family == "flare":  # without extinction first: cheap, and only dims
         flare_trigger(P, rng)
         P = {k: v[flare_detectable(P, np.zeros(n))] for k, v in P.items()}
         n = len(P["z"])
+    if spec.family == "transient":  # likewise: the peak without extinction, and no sky for the hopeless
+        peak0 = transient_peakmag(spec, P, np.zeros(n))
+        bright = peak0.min(axis=1) < NEVER_DETECTED_MAG
+        P = {k: v[bright] for k, v in P.items()}
+        peak0, n = peak0[bright], int(bright.sum())
     ra, dec, mwebv = draw_sky(rng, n, spec.dndb if spec.galactic or spec.family == "agn" else None)
     ok = None
     season_len = rng.uniform(*SEASON_DAYS, size=n)
     if spec.family == "transient":
         # never brighter than the limit, or bright only while the field is out of season or the
         # survey is off: could not be detected
-        pm_min = transient_peakmag(spec, P, mwebv).min(axis=1)
+        peakmag = peak0 + R_BAND[None, :] * mwebv[:, None]  # the extinction term is added last
+        pm_min = peakmag.min(axis=1)
         before, after = detectable_span(P, pm_min)
         lo = np.maximum.reduce([P["t_ref"] - before, P["t_lo"], np.full(n, SURVEY_START)])
         hi = np.minimum.reduce([P["t_ref"] + after, P["t_hi"], np.full(n, SURVEY_END)])
@@ -116,18 +131,25 @@ def simulate(spec: Spec, type_index: int, n: int, rng: np.random.Generator) -> t
         P = {k: v[ok] for k, v in P.items()}
         ra, dec, mwebv, season_len = ra[ok], dec[ok], mwebv[ok], season_len[ok]
         n = int(ok.sum())
-    cad = draw_cadence(rng, P["t_lo"], P["t_hi"], ra, season_len)
+    n_sim = n
     head: dict[str, np.ndarray] = {}
-    if not spec.galactic:
-        cols, host_psf = host_columns(rng, P["z"], ra, dec, spec.host_frac, spec.nuclear)
+    if spec.family == "transient":
+        peakmag, lo, hi = peakmag[ok], lo[ok], hi[ok]
+        P, ra, dec, mwebv, cols, cad, lc, err, sky_var, det = _simulate_transients(
+            spec, P, ra, dec, mwebv, season_len, peakmag, lo, hi, rng
+        )
         head.update(cols)
+        n, host_psf = len(ra), lc["host_psf"]
     else:
-        host_psf = np.zeros((n, 6))
-    lc = evaluate(spec, P, cad, mwebv, rng)
-    noise, err, sky_sig = flux_errors(rng, cad, lc["total"], host_psf[cad.obj, cad.band])
-    magobs = sim_magobs(lc["total"])
-    flag = photflags(rng, cad, lc["diff"], err, magobs, lc.get("fixed_u"))
-    det = (flag & PHOTFLAG_DETECT) > 0
+        cad = draw_cadence(rng, P["t_lo"], P["t_hi"], ra, season_len, with_psf=False)
+        if not spec.galactic:
+            cols, host_psf = host_columns(rng, P["z"], ra, dec, spec.host_frac, spec.nuclear)
+            head.update(cols)
+        else:
+            host_psf = np.zeros((n, 6))
+        lc = evaluate(spec, P, cad, mwebv, rng)
+        err, sky_var = flux_error(cad, lc["total"], host_psf[cad.obj, cad.band])
+        det = detect(rng, lc["diff"], err, lc.get("fixed_u"))
     ndet = np.bincount(cad.obj[det], minlength=n)
     # CUTWIN_PEAKMAG_ALL 14 999 of the real simulation: nothing brighter than 14 mag in any band
     keep = (ndet > 0) & (lc["peakmag"].min(axis=1) >= PEAKMAG_MIN)
@@ -164,19 +186,80 @@ def simulate(spec: Spec, type_index: int, n: int, rng: np.random.Generator) -> t
         galfrac = np.where(host_psf > 0, host_psf / np.maximum(peak_flux, 1e-6), -9.0)
         for i, b in enumerate(schema.BANDS):
             head[f"SIM_GALFRAC_{b}"] = galfrac[:, i]
-    ok = np.repeat(keep, cad.nobs)  # observations of the kept objects
+    # the kept objects' observations (all of them for transients): noise and PSF widths drawn for them only
+    ok = slice(None) if keep.all() else np.repeat(keep, cad.nobs)
+    m = len(cad.mjd[ok])
+    kept = Cadence(cad.obj[ok], cad.mjd[ok], cad.band[ok], cad.nobs[keep], cad.m5[ok], cad.zeropt[ok], draw_psf(rng, m))
+    err = err[ok]
+    magobs = sim_magobs(lc["total"][ok])
     phot = {
-        "MJD": cad.mjd[ok],
-        "BAND": _BAND_BYTES[cad.band[ok]],
-        "PHOTFLAG": flag[ok],
-        "FLUXCAL": lc["diff"][ok] + noise[ok],
-        "FLUXCALERR": err[ok],
-        "PSF_SIG1": np.round(cad.psf[ok], 2),
-        "SKY_SIG": sky_sig[ok],
-        "ZEROPT": np.round(cad.zeropt[ok], 2),
-        "SIM_MAGOBS": magobs[ok],
+        "MJD": kept.mjd,
+        "BAND": _BAND_BYTES[kept.band],
+        "PHOTFLAG": flag_detections(kept.obj, det[ok], magobs),
+        "FLUXCAL": lc["diff"][ok] + rng.standard_normal(m, dtype=np.float32) * err,
+        "FLUXCALERR": err,
+        "PSF_SIG1": np.round(kept.psf, 2),
+        "SKY_SIG": sky_sig(kept, sky_var[ok]),
+        "ZEROPT": np.round(kept.zeropt, 2),
+        "SIM_MAGOBS": magobs,
     }
-    return Objects({k: v[keep] for k, v in head.items()}, phot, cad.nobs[keep]), n
+    return Objects({k: v[keep] for k, v in head.items()}, phot, cad.nobs[keep]), n_sim
+
+
+def _simulate_transients(
+    spec: Spec,
+    P: dict[str, np.ndarray],
+    ra: np.ndarray,
+    dec: np.ndarray,
+    mwebv: np.ndarray,
+    season_len: np.ndarray,
+    peakmag: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple:
+    """Transients in two passes: the cadence, fluxes, errors and detection draws of each candidate
+    only over [lo, hi] (MJD; outside it, it is too faint to be detected), then, for those detected
+    there (and not brighter than ``PEAKMAG_MIN``), the rest of their window (the night process
+    continued both ways) and its fluxes and detection draws. Returns the kept objects'
+    (P, ra, dec, mwebv, host columns, cadence without PSF widths, light curve, FLUXCALERR, sky
+    variance, detected), observations in file order."""
+    n = len(ra)
+    core, anchors = draw_core_cadence(rng, lo, hi, P["t_lo"], P["t_hi"], ra, season_len)
+    cols, host_psf = host_columns(rng, P["z"], ra, dec, spec.host_frac, spec.nuclear)
+    flux_c = transient_flux(spec, P, core, mwebv)
+    err_c, sky_var_c = flux_error(core, flux_c, host_psf[core.obj, core.band])
+    det_c = detect(rng, flux_c, err_c)
+    keep = (np.bincount(core.obj[det_c], minlength=n) > 0) & (peakmag.min(axis=1) >= PEAKMAG_MIN)
+    P = {k: v[keep] for k, v in P.items()}
+    ra, dec, mwebv, season_len, host_psf = ra[keep], dec[keep], mwebv[keep], season_len[keep], host_psf[keep]
+    cols = {k: v[keep] for k, v in cols.items()}
+    ok = keep[core.obj]
+    new_id = np.cumsum(keep) - 1
+    core = Cadence(
+        new_id[core.obj[ok]], core.mjd[ok], core.band[ok], core.nobs[keep], core.m5[ok], core.zeropt[ok], core.psf
+    )
+    ext, after = extend_cadence(rng, anchors.select(keep), P["t_lo"], P["t_hi"], ra, season_len)
+    flux_e = transient_flux(spec, P, ext, mwebv)
+    err_e, sky_var_e = flux_error(ext, flux_e, host_psf[ext.obj, ext.band])
+    det_e = detect(rng, flux_e, err_e)
+    order = merge_order(core.obj, ext.obj, after)
+
+    def cat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.concatenate([x, y])[order]
+
+    cad = Cadence(
+        cat(core.obj, ext.obj),
+        cat(core.mjd, ext.mjd),
+        cat(core.band, ext.band),
+        core.nobs + ext.nobs,
+        cat(core.m5, ext.m5),
+        cat(core.zeropt, ext.zeropt),
+        np.empty(0),
+    )
+    flux = cat(flux_c[ok], flux_e)
+    lc = {"diff": flux, "total": flux, "peakmag": peakmag[keep], "sim_peakmjd": P["t_ref"], "host_psf": host_psf}
+    return P, ra, dec, mwebv, cols, cad, lc, cat(err_c[ok], err_e), cat(sky_var_c[ok], sky_var_e), cat(det_c[ok], det_e)
 
 
 def simulate_detected(model: str, n: int, rng: np.random.Generator) -> tuple[Objects, int, int]:
