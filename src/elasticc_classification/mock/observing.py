@@ -117,7 +117,7 @@ def _ragged_pos(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _visits(
     rng: np.random.Generator,
     cand_obj: np.ndarray,
-    raw: np.ndarray,
+    tau: np.ndarray,
     n: int,
     t_lo: np.ndarray,
     t_hi: np.ndarray,
@@ -126,14 +126,20 @@ def _visits(
     ddf: np.ndarray,
     with_psf: bool = True,
 ) -> Cadence:
-    """Observations from raw candidate nights ``raw`` (MJD, ascending within each object, object-major):
-    a night starts up to 0.36 d after the day's start, is kept in season, without weather loss and
-    inside [t_lo, t_hi]; its 1-6 visits, bands and depths are drawn (PSF widths if ``with_psf``)."""
+    """Observations from candidate nights at season times ``tau`` (ascending within each object,
+    object-major): a night starts up to 0.36 d after the start of its day, is kept in season,
+    without weather loss and inside [t_lo, t_hi]; its 1-6 visits, bands and depths are drawn (PSF
+    widths if ``with_psf``)."""
+    length = season_len[cand_obj]
+    q = np.floor(tau / length)
+    phase = tau - q * length  # days into the season
+    raw = start[cand_obj] + q * YEAR + phase  # MJD (``_season_mjd``)
     # one deviate per night: lost to weather below 0.15, else (rescaled) the start within the day
     u = rng.random(len(cand_obj))
     night = np.floor(raw) + (u - WEATHER_LOSS) * (NIGHT_JITTER / (1.0 - WEATHER_LOSS))
     keep = u >= WEATHER_LOSS
-    keep &= np.mod(night - start[cand_obj], 365.25) < season_len[cand_obj]
+    phase += night - raw  # the night's own phase: it may leave the season by a day at its edges
+    keep &= (phase >= 0.0) & (phase < length)
     keep &= (night >= t_lo[cand_obj] - 0.2) & (night <= t_hi[cand_obj])
     night_obj = cand_obj[keep]
     night = night[keep]
@@ -218,8 +224,7 @@ def draw_cadence(
     cs = np.cumsum(_gaps(rng, mean_gap[cand_obj]))
     before = np.concatenate([[0.0], cs])[np.cumsum(k) - k]  # cumulative gap before each object's first night
     tau = cs - before[cand_obj] + (tau_lo - 3.0 * rng.random(n))[cand_obj]
-    raw = _season_mjd(tau, start[cand_obj], season_len[cand_obj])
-    return _visits(rng, cand_obj, raw, n, t_lo, t_hi, start, season_len, ddf, with_psf)
+    return _visits(rng, cand_obj, tau, n, t_lo, t_hi, start, season_len, ddf, with_psf)
 
 
 @dataclass
@@ -271,8 +276,7 @@ def draw_core_cadence(
     starts = np.cumsum(k) - k
     anchors = NightAnchors(tau[starts], tau[starts + last], mean_gap, ddf)
     o = cand_obj[used]
-    raw = _season_mjd(tau[used], start[o], season_len[o])
-    cad = _visits(rng, o, raw, n, t_lo, t_hi, start, season_len, ddf, with_psf=False)
+    cad = _visits(rng, o, tau[used], n, t_lo, t_hi, start, season_len, ddf, with_psf=False)
     return cad, anchors
 
 
@@ -309,8 +313,7 @@ def extend_cadence(
     tau = np.where(after, anchors.last[cand_obj] + rel, 0.0)
     back = ~after
     tau[rev[back]] = anchors.first[cand_obj[back]] - rel[back]
-    raw = _season_mjd(tau, start[cand_obj], season_len[cand_obj])
-    cad = _visits(rng, cand_obj, raw, n, t_lo, t_hi, start, season_len, anchors.ddf, with_psf=False)
+    cad = _visits(rng, cand_obj, tau, n, t_lo, t_hi, start, season_len, anchors.ddf, with_psf=False)
     night_after = cad.mjd > _season_mjd(anchors.first, start, season_len)[cad.obj]
     return cad, night_after
 
