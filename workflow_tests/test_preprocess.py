@@ -212,3 +212,55 @@ def test_keep_mask_matches_observation_by_observation_reference(curves, keep, dr
         if want:
             assert kr.first_det[k] == (fd if fd is not None else len(want) - 1)
     assert kr.counts["observations_kept"] == int(kr.mask.sum())
+
+
+def reference_history(mjd, flags, flux, history_days, drop_no_detection=True):
+    """Kept indices with ``history_days`` (detection_window), observation by observation."""
+    kept, _ = reference_keep(flags, flux, [1.0] * len(flags), "detection_window", drop_no_detection)
+    valid = [not (f & 1024) and np.isfinite(a) for f, a in zip(flags, flux)]
+    det = [v and bool(f & DET) for v, f in zip(valid, flags)]
+    if not any(det):
+        return kept
+    t_first = mjd[det.index(True)]
+    history = [i for i in range(det.index(True)) if valid[i] and mjd[i] >= t_first - history_days]
+    return sorted(set(kept) | set(history))
+
+
+def test_history_days_on_a_handmade_curve():
+    # nights 0 2 5 9 10 11 12 (detection on 10): 3 days of history keeps nights 9.. ; 0 keeps night 9 only
+    mjd = 60000.0 + np.array([0, 2, 5, 9, 10, 11, 12])
+    flags = [0, 0, 0, 0, DET, DET, 0]
+    for days, want in [(0, [3, 4, 5]), (3, [3, 4, 5]), (5, [2, 3, 4, 5]), (100, [0, 1, 2, 3, 4, 5])]:
+        lc, kr, _ = kept_of(make_table([curve(1, flags, mjd=mjd)]), history_days=days)
+        assert np.flatnonzero(kr.mask).tolist() == want, days
+        assert kr.first_det.tolist() == [want.index(4)]
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    curves=st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from([0, 0, 0, DET, DET | 2048, 1024, 1024 | DET]),
+                st.sampled_from([1.0, 1.0, 1.0, 1.0, np.nan]),
+                st.sampled_from([0.0, 0.02, 1.0, 3.0, 7.5, 40.0]),
+            ),
+            min_size=1,
+            max_size=25,
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    history_days=st.sampled_from([0.0, 0.5, 3.0, 10.0, 100.0]),
+)
+def test_history_days_matches_observation_by_observation_reference(curves, history_days):
+    rows = []
+    for k, c in enumerate(curves):
+        mjd = 60000.0 + 50.0 * k + np.cumsum([g for _, _, g in c])  # objects overlap in time
+        rows.append(curve(k, [f for f, _, _ in c], flux=[v for _, v, _ in c], mjd=mjd))
+    lc, kr, _ = kept_of(make_table(rows), history_days=history_days)
+    for k, c in enumerate(curves):
+        want = reference_history(rows[k]["MJD"], [f for f, _, _ in c], [v for _, v, _ in c], history_days)
+        got = np.flatnonzero(kr.mask[lc.offsets[k] : lc.offsets[k + 1]]).tolist()
+        assert got == want
+    assert kr.counts["observations_kept"] == int(kr.mask.sum())

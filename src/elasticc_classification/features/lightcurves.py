@@ -147,5 +147,6 @@ def preprocess_table(
         saturation_bit=int(cfg["saturation_bit"]),
         detection_bit=int(cfg["detection_bit"]),
         drop_no_detection=cfg["drop_no_detection"],
+        history_days=float(cfg.get("history_days", 0.0)),  # absent from models trained before the option
     )
     return lc, kr, n_unsorted

@@ -9,8 +9,10 @@ light curve by MJD (SNANA writers may order by band first), and decide per obser
 2. *detection*: valid and ``PHOTFLAG & detection_bit``;
 3. ``keep: detection_window`` (default, the original project's documented steps): the last valid
    non-detection before the first detection, then every valid observation from the first
-   detection up to and including the last detection. ``keep: all``: every valid observation
-   (ORACLE's final code).
+   detection up to and including the last detection. ``history_days`` > 0 also keeps every valid
+   observation of the ``history_days`` days before the first detection (the forced photometry an
+   ELAsTiCC alert carries, up to 365 days: whether the source varied below the threshold before it
+   was detected). ``keep: all``: every valid observation (ORACLE's final code).
 
 Objects without a detection are dropped when ``drop_no_detection`` (default); otherwise all their
 valid observations are kept and their "first detection" is their last kept observation (so a
@@ -127,6 +129,24 @@ def _ranges_mask(n: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.cumsum(d[:-1], dtype=np.int8).view(bool)
 
 
+def _history_start(mjd: np.ndarray, start: np.ndarray, first: np.ndarray, days: float) -> np.ndarray:
+    """Per object, the first position in ``[start, first]`` whose MJD is at least ``days`` before
+    ``mjd[first]`` (light curves in MJD order). One binary search per object over the positions
+    ``start..first``, vectorised through a globally non-decreasing key (object rank + scaled MJD)."""
+    if len(first) == 0:
+        return first.copy()
+    seg_len = first - start + 1
+    pos = ranges_index(start, first)  # every position from each object's start to its first detection
+    rank = np.repeat(np.arange(len(first), dtype=np.float64), seg_len)
+    lo_t, hi_t = mjd[start].min(), mjd[first].max()
+    scale = 1.0 / (hi_t - lo_t + days + 1.0)  # each object's times map into [rank, rank + 1)
+    key = rank + (mjd[pos] - lo_t) * scale
+    target = np.arange(len(first), dtype=np.float64) + (mjd[first] - days - lo_t) * scale
+    k = np.searchsorted(key, target, side="left")
+    seg_start = np.cumsum(seg_len) - seg_len
+    return pos[np.clip(k, seg_start, seg_start + seg_len - 1)]
+
+
 def keep_mask(
     lc: LightCurves,
     keep: str = "detection_window",
@@ -134,12 +154,15 @@ def keep_mask(
     saturation_bit: int = 1024,
     detection_bit: int = 4096,
     drop_no_detection: bool = True,
+    history_days: float = 0.0,
 ) -> KeepResult:
     """Decide which observations and objects are kept (see the module docstring). ``lc`` must be in
     MJD order within each object (:func:`sort_by_mjd`). Vectorised: a few passes over the
     observations, per-object work on arrays of detections only."""
     if keep not in KEEP_MODES:
         raise ValueError(f"keep must be one of {KEEP_MODES}, got {keep!r}")
+    if not history_days >= 0:
+        raise ValueError(f"history_days must be >= 0, got {history_days!r}")
     n_obj = lc.n_objects
     n = len(lc.mjd)
     starts, ends = lc.offsets[:-1], lc.offsets[1:]
@@ -165,6 +188,8 @@ def keep_mask(
         # are one range, [last observation before the first detection, last detection]
         fd = first_det[has_det]
         lo = np.where(fd > starts[has_det], fd - 1, fd)
+        if history_days > 0:
+            lo = np.minimum(lo, _history_start(lc.mjd, starts[has_det], fd, history_days))
         index = ranges_index(lo, last_det[has_det])
         mask = np.zeros(n, dtype=bool)
         mask[index] = True
@@ -198,6 +223,8 @@ def keep_mask(
             prev = np.where(k >= 0, valid_pos[np.maximum(k, 0)], -1)
         has_prev = prev >= starts[has_det]
         lo[has_prev] = prev[has_prev]
+        if history_days > 0:  # invalid observations in the history are masked out below
+            lo = np.minimum(lo, _history_start(lc.mjd, starts[has_det], fd, history_days))
         mask = _ranges_mask(n, lo, last_det[has_det])
         if not all_valid:
             mask &= valid
