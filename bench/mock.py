@@ -66,7 +66,7 @@ def check_span(models: list[str], n: int, seed: int) -> int:
         P = L.sample(spec, n, rng)
         ra, _, mwebv = draw_sky(rng, n, None)
         pm = L.transient_peakmag(spec, P, mwebv).min(axis=1)
-        cad = O.draw_cadence(rng, P["t_lo"], P["t_hi"], ra, rng.uniform(*O.SEASON_DAYS, size=n))
+        cad = O.draw_cadence(rng, P["t_lo"], P["t_hi"], ra, rng.uniform(O.SEASON_DAYS[0], O.SEASON_DAYS[1], size=n))
         flux = L.transient_flux(spec, P, cad, mwebv)
         det = O.detect(rng, flux, O.flux_error(cad, flux, np.zeros(len(flux)))[0])
         o = cad.obj
