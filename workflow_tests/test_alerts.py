@@ -241,10 +241,12 @@ def _truncated(table: pa.Table, rows: np.ndarray, t_cut: np.ndarray) -> pa.Table
     return pa.table(cols)
 
 
-def _expected_missing(table: pa.Table, rows: np.ndarray, t_cut: np.ndarray) -> np.ndarray:
+def _expected_missing(table: pa.Table, rows: np.ndarray, t_cut: np.ndarray, history_days: float) -> np.ndarray:
     """Kept observations ``predict`` sees at each alert and the alert does not: the non-detection
-    before the first detection when it lies > 30 days earlier or the alert is < 1 day after the first
-    detection, and, in that first day, the non-detections between detections."""
+    before the first detection when it lies > 30 days earlier; in the first day after the first
+    detection (no forced photometry sent yet) that non-detection, the ``history_days`` before the
+    first detection (the model's ``tensorize.history_days``) and the non-detections between detections."""
+    assert history_days <= aio.FORCED_BEFORE_DAYS  # the alert's forced photometry covers the history
     out = np.zeros(len(rows), np.int64)
     mjd_col, flag_col = table.column("MJD"), table.column("PHOTFLAG")
     for k, (r, t) in enumerate(zip(rows, t_cut)):
@@ -253,7 +255,10 @@ def _expected_missing(table: pa.Table, rows: np.ndarray, t_cut: np.ndarray) -> n
         fd = int(np.flatnonzero(det)[0])
         t_fd = mjd[fd]
         early = t - t_fd < aio.FORCED_AFTER_DAYS
-        if fd > 0 and (early or t_fd - mjd[fd - 1] > aio.FORCED_BEFORE_DAYS):
+        if early:  # the last non-detection and the history, both before the first detection
+            before = np.arange(fd)
+            out[k] += int(((before == fd - 1) | (mjd[:fd] >= t_fd - history_days)).sum())
+        elif fd > 0 and t_fd - mjd[fd - 1] > aio.FORCED_BEFORE_DAYS:
             out[k] += 1
         if early:
             between = (mjd > t_fd) & (mjd < t) & ~det
@@ -285,7 +290,9 @@ def test_alert_matches_predict_on_the_truncated_object(realdata, clf, capsys):
             pb = np.stack([ref.column(n).to_numpy() for n in tax.nodes], axis=1)
             n_a, n_b = probs.column("n_obs").to_numpy(), ref.column("n_obs").to_numpy()
             same = n_a == n_b
-            np.testing.assert_array_equal(n_b - n_a, _expected_missing(table, rows, t_cut), err_msg=src)
+            history = float(clf.classifier.feature_cfg.get("history_days", 0.0))
+            missing = _expected_missing(table, rows, t_cut, history)
+            np.testing.assert_array_equal(n_b - n_a, missing, err_msg=src)
             if same.any():
                 worst = max(worst, float(np.abs(pa_[same] - pb[same]).max()))
             n_alerts += len(same)

@@ -26,7 +26,7 @@ REAL = [
 ]
 
 
-def hand_kept(phot_rows) -> list[int]:
+def hand_kept(phot_rows, history_days: float = 0.0) -> list[int]:
     """Kept observation indices (into the MJD-sorted light curve) by the documented rule, one by one."""
     mjd = [float(r["MJD"]) for r in phot_rows]
     order = sorted(range(len(mjd)), key=lambda i: mjd[i])
@@ -37,7 +37,9 @@ def hand_kept(phot_rows) -> list[int]:
     dets = [i for i, r in enumerate(rows) if valid[i] and int(r["PHOTFLAG"]) & 4096]
     first, last = dets[0], dets[-1]
     before = [i for i in range(first) if valid[i] and not int(rows[i]["PHOTFLAG"]) & 4096]
-    kept = before[-1:] + [i for i in range(first, last + 1) if valid[i]]
+    t_first = float(rows[first]["MJD"])
+    history = [i for i in before if float(rows[i]["MJD"]) >= t_first - history_days]
+    kept = sorted(set(before[-1:] + history)) + [i for i in range(first, last + 1) if valid[i]]
     return kept, rows
 
 
@@ -46,8 +48,11 @@ def taxonomy(root) -> Taxonomy:
     return Taxonomy.load(root / "config/taxonomy.yaml")
 
 
+@pytest.mark.parametrize("history_days", [0.0, 30.0])
 @pytest.mark.parametrize("model_dir, chunk, row, snid, nobs, ndet", REAL)
-def test_real_kept_observations_match_hand_derivation(realdata, taxonomy, model_dir, chunk, row, snid, nobs, ndet):
+def test_real_kept_observations_match_hand_derivation(
+    realdata, taxonomy, model_dir, chunk, row, snid, nobs, ndet, history_days
+):
     head, phot = pair(realdata, model_dir, chunk)
     with fits.open(head) as h, fits.open(phot) as p:
         hd = h[1].data
@@ -55,9 +60,9 @@ def test_real_kept_observations_match_hand_derivation(realdata, taxonomy, model_
         lo, hi = int(hd["PTROBS_MIN"][row]) - 1, int(hd["PTROBS_MAX"][row])
         lc_rows = [p[1].data[k] for k in range(lo, hi)]
     assert len(lc_rows) == nobs
-    kept, rows = hand_kept(lc_rows)
+    kept, rows = hand_kept(lc_rows, history_days)
 
-    shard = build_shard(read_pair(head, phot), {}, taxonomy, source=str(head))
+    shard = build_shard(read_pair(head, phot), {"history_days": history_days}, taxonomy, source=str(head))
     i = int(np.flatnonzero(shard.snid == snid)[0])
     x = shard.light_curve(i)
     assert len(x) == len(kept)
@@ -69,8 +74,11 @@ def test_real_kept_observations_match_hand_derivation(realdata, taxonomy, model_
     assert x[:, 4:].sum(axis=1).tolist() == [1.0] * len(kept)
     # README: the number of detections of this object; all of them lie in the kept window
     assert int(x[:, 1].sum()) == ndet
-    # the first kept observation is the last non-detection before the first detection
-    assert x[0, 1] == 0 and x[shard.first_det[i], 1] == 1 and shard.first_det[i] == 1
+    # the first kept observation is the last non-detection before the first detection, or with a
+    # history the first observation of the history_days before it
+    first = kept.index(next(k for k in kept if int(rows[k]["PHOTFLAG"]) & 4096))
+    assert x[0, 1] == 0 and x[shard.first_det[i], 1] == 1 and shard.first_det[i] == first
+    assert first == 1 if history_days == 0 else first >= 1
     assert shard.t0[i] == pytest.approx(rows[kept[0]]["MJD"])
 
 
@@ -99,8 +107,9 @@ def curve(snid, flags, flux=None, err=None, mjd=None, bands=None):
 
 
 def kept_of(table, **kw):
-    """(light curves, keep result, unsorted objects) of ``table`` under the ``tensorize`` settings ``kw``."""
-    return preprocess_table(table, config.resolve("tensorize", kw))
+    """(light curves, keep result, unsorted objects) of ``table`` under the ``tensorize`` settings ``kw``
+    (without a history unless ``history_days`` is given: these tests check the window rule itself)."""
+    return preprocess_table(table, config.resolve("tensorize", {"history_days": 0, **kw}))
 
 
 def test_window_rule_on_a_handmade_curve():
