@@ -25,6 +25,7 @@ ZEROPT = np.array([29.56, 31.50, 31.53, 31.32, 31.01, 30.09])
 BAND_WEIGHTS = np.array([0.11, 0.125, 0.22, 0.20, 0.195, 0.15])
 BAND_STEPS = np.array([-3, -2, -1, 0, 1, 2])
 BAND_STEP_P = np.array([0.01, 0.02, 0.09, 0.37, 0.47, 0.04])
+U_REPEAT = 0.4  # share of the walk's u visits after the first of a night that stay u (the others: r)
 SATURATION_MAG = 14.0  # brighter than this: PHOTFLAG 1024 (CUTWIN_PEAKMAG_ALL 14: none in the real files)
 DETECT_SNR = 5.0  # SNR of the 5-sigma depth
 # Detection probability vs SNR (SNANA SEARCHEFF_PIPELINE_EFF): logistic fitted to the real files' PHOTFLAG & 4096
@@ -167,6 +168,12 @@ def _visits(
     step = np.cumsum(step)
     step -= np.repeat(step[first] - band0, nvis)
     band = np.clip(step, 0, 5).astype(np.int8)
+    # the walk repeats u after u (and clips steps below u onto it) far more often than the real
+    # cadence, where a u visit is seldom the second of its night: keep U_REPEAT of those, the others r
+    again_u = band == 0
+    again_u[first] = False
+    k = np.flatnonzero(again_u)
+    band[k[rng.random(len(k)) >= U_REPEAT]] = 2
     obj = np.repeat(night_obj, nvis)
     late = night > t_hi[night_obj] - 0.2  # only a night this late can have visits past t_hi
     if late.any():
