@@ -85,3 +85,13 @@ def test_generate_follows_the_mix(tmp_path):
         assert h1.read_bytes() == h2.read_bytes() and p1.read_bytes() == p2.read_bytes()
     with pytest.raises(InputError, match="mix"):
         generate(tmp_path / "bad", models=models, mix="natural")
+
+
+def test_taxonomy_prior_is_the_sum_of_the_published_numbers_per_class():
+    """The taxonomy's prior (predict --prior published) and the mock's per-model numbers are one fact."""
+    from elasticc_classification.features.taxonomy import Taxonomy
+
+    per_class: dict[str, float] = defaultdict(float)
+    for model, n in PUBLISHED_NUMBERS.items():
+        per_class[_class_of()[model]] += n
+    assert Taxonomy.load().prior == pytest.approx(dict(per_class), rel=1e-9)

@@ -138,3 +138,59 @@ def test_old_snana_layout_without_detections(realdata, artifact, tmp_path):
     assert np.isnan(t.column("SN").to_numpy()).all()
     with pytest.raises(InputError, match="no input"):
         P.predict(artifact, [], tmp_path / "none.parquet")
+
+
+# --- the published prior (predict --prior published) -------------------------------------------
+def test_learnt_prior_of_each_scheme_on_the_default_tree():
+    from elasticc_classification.inference.classifier import learnt_prior
+
+    tax = Taxonomy.load()
+    leaf = dict(zip((tax.nodes[i] for i in tax.leaves), learnt_prior(tax, "node")))
+    # Alert (2) -> Variable (2) -> AGN; Alert -> Transient (3) -> SN (5) -> SNIb/c; Periodic has 4 leaves
+    assert leaf["AGN"] == pytest.approx(1 / 4)
+    assert leaf["SNIb/c"] == pytest.approx(1 / 30)
+    assert leaf["M-dwarf Flare"] == pytest.approx(1 / 24)
+    assert leaf["EB"] == pytest.approx(1 / 16)
+    assert sum(leaf.values()) == pytest.approx(1.0)
+    assert learnt_prior(tax, "leaf") == pytest.approx(np.full(19, 1 / 19))
+
+
+def test_shift_prior_is_bayes_rule_on_the_leaves():
+    from elasticc_classification.inference.classifier import shift_prior
+
+    tax = Taxonomy.load()
+    rng = np.random.default_rng(3)
+    leaf_p = rng.dirichlet(np.ones(len(tax.leaves)), size=5)
+    marg = np.zeros((5, tax.n_nodes))
+    marg[:, tax.leaves] = leaf_p
+    marg = marg @ tax.path_matrix.astype(float)  # internal nodes: sums of their leaves
+    target, learnt = rng.uniform(1, 60, len(tax.leaves)), np.full(len(tax.leaves), 1.0)
+    out = shift_prior(marg, tax, target, learnt)
+    np.testing.assert_allclose(out[:, 0], 1.0)
+    for i in range(tax.n_nodes):
+        if tax.children(i):
+            np.testing.assert_allclose(out[:, tax.children(i)].sum(1), out[:, i])
+    ratio = out[:, tax.leaves] / leaf_p  # p'(leaf) / p(leaf) = target / learnt, up to one constant per row
+    np.testing.assert_allclose(ratio / ratio[:, :1], np.broadcast_to(target / target[0], ratio.shape))
+    np.testing.assert_allclose(shift_prior(marg, tax, learnt * 7, learnt), marg)  # same prior: unchanged
+
+
+def test_predict_published_prior_on_real_files(realdata, artifact, tmp_path):
+    """--prior published = the model's probabilities reweighted by the taxonomy's published class
+    numbers; common classes gain, rare ones lose."""
+    tax = Taxonomy.load()
+    base, pub = tmp_path / "base.parquet", tmp_path / "pub.parquet"
+    d = str(realdata / SNIB)
+    assert main(["predict", str(artifact), d, str(base)]) == 0
+    assert main(["predict", "--prior", "published", str(artifact), d, str(pub)]) == 0
+    pb, pp = (np.column_stack([pq.read_table(f).column(n).to_numpy() for n in tax.nodes]) for f in (base, pub))
+    target = np.array([tax.prior[tax.nodes[i]] for i in tax.leaves])
+    want = pb[:, tax.leaves] * target
+    want /= want.sum(1, keepdims=True)
+    np.testing.assert_allclose(pp[:, tax.leaves], want, rtol=1e-9)  # the artifact learnt the leaf scheme
+    _probabilities_are_consistent(pq.read_table(pub), tax)
+    kn, snia = tax.index["KN"], tax.index["SNIa"]
+    ok = (pb[:, kn] > 1e-200) & (pb[:, snia] > 1e-200)  # ratios of underflowed probabilities are 0/0
+    assert ok.sum() > 100
+    assert (pp[ok, kn] / pb[ok, kn] < pp[ok, snia] / pb[ok, snia]).all()
+    assert "published" in pq.read_table(pub).schema.metadata[b"elasticc_classification"].decode()

@@ -172,3 +172,18 @@ def test_taxonomy_without_class_ids_fails_clearly_for_broker_classification(root
     spec["class_ids"] = {"SNIa": 2222, "SNII": 2222}
     with pytest.raises(TaxonomyError, match="class id 2222 given to both"):
         Taxonomy.from_dict(spec)
+
+
+def test_prior_covers_every_leaf_and_round_trips():
+    tax = Taxonomy.load()
+    assert set(tax.prior) == set(tax.leaf_names) and all(v > 0 for v in tax.prior.values())
+    assert Taxonomy.from_dict(tax.to_dict()).prior == tax.prior
+    spec = tax.to_dict()
+    spec["prior"] = {k: v for k, v in spec["prior"].items() if k != "KN"}
+    with pytest.raises(TaxonomyError, match="every leaf"):
+        Taxonomy.from_dict(spec)
+    spec["prior"] = {**tax.prior, "KN": 0}
+    with pytest.raises(TaxonomyError, match="positive"):
+        Taxonomy.from_dict(spec)
+    spec.pop("prior")
+    assert Taxonomy.from_dict(spec).prior == {}

@@ -103,6 +103,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         per_epoch=args.per_epoch,
         runtime=args.runtime,
         batch_size=args.batch_size,
+        prior=args.prior,
     )
 
 
@@ -268,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--per-epoch", action="store_true", help="probabilities after each observation")
     pr.add_argument("--runtime", choices=["torch", "onnx"], default="torch")
     pr.add_argument("--batch-size", type=int, default=1024)
+    pr.add_argument(
+        "--prior",
+        choices=["training", "published"],
+        default="training",
+        help="class prior of the probabilities: the model's own (balanced classes; default) or the "
+        "ELAsTiCC2 training set's published class proportions (the taxonomy's prior)",
+    )
     pr.set_defaults(func=_cmd_predict)
 
     ex = sub.add_parser(

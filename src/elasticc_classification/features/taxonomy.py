@@ -4,7 +4,9 @@ A taxonomy is a tree given as ``{parent: [children, ...]}`` from the root down, 
 mapping from SNANA simulation model names to leaves. Node order is breadth-first with
 children in the order listed; it fixes the order of the model's logits and of every
 probability column written by the package. The root has depth 0. Optionally ``class_ids`` maps
-nodes to ELAsTiCC taxonomy class ids (integers), which brokerClassification messages report.
+nodes to ELAsTiCC taxonomy class ids (integers), which brokerClassification messages report, and
+``prior`` maps every leaf to its relative number of objects in a population (the ELAsTiCC2 training
+set's published numbers in the default file), for predictions under that population's prior.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Taxonomy:
     depth : depth of each node (root 0).
     models : SNANA model name -> leaf name.
     class_ids : node name -> ELAsTiCC class id (may be empty, or cover only some nodes).
+    prior : leaf name -> relative number of objects in a population (empty, or every leaf).
     """
 
     nodes: tuple[str, ...]
@@ -44,6 +47,7 @@ class Taxonomy:
     depth: np.ndarray
     models: Mapping[str, str] = field(default_factory=dict)
     class_ids: Mapping[str, int] = field(default_factory=dict)
+    prior: Mapping[str, float] = field(default_factory=dict)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -117,6 +121,19 @@ class Taxonomy:
                 raise TaxonomyError(f"{source}: class id {v} given to both {seen_ids[v]!r} and {k!r}")
             seen_ids[v] = k
         object.__setattr__(tax, "class_ids", {str(k): int(v) for k, v in ids.items()})
+        prior = spec.get("prior") or {}
+        if not isinstance(prior, Mapping):
+            raise TaxonomyError(f"{source}: 'prior' must map every leaf to a positive relative number")
+        if prior:
+            if set(prior) != leaves:
+                raise TaxonomyError(
+                    f"{source}: 'prior' must name every leaf and only leaves; missing "
+                    f"{sorted(leaves - set(prior))}, not leaves {sorted(set(prior) - leaves)}"
+                )
+            bad_p = {k: v for k, v in prior.items() if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0}
+            if bad_p:
+                raise TaxonomyError(f"{source}: prior values must be positive numbers, got {bad_p}")
+        object.__setattr__(tax, "prior", {str(k): float(v) for k, v in prior.items()})
         return tax
 
     @classmethod
@@ -145,6 +162,8 @@ class Taxonomy:
         out: dict[str, Any] = {"root": self.nodes[0], "tree": tree, "models": dict(self.models)}
         if self.class_ids:
             out["class_ids"] = dict(self.class_ids)
+        if self.prior:
+            out["prior"] = dict(self.prior)
         return out
 
     # -- structure ----------------------------------------------------------------------

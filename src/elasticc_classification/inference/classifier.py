@@ -50,6 +50,46 @@ class Classifier:
     logits: Forward | None = None
     #: the temperature the model's logits are divided by (1 unless calibrated)
     temperature: float = 1.0
+    #: the leaf prior its training loss taught it (:func:`learnt_prior`): ``leaf`` (uniform over the
+    #: leaves) or ``node`` (uniform within each sibling group)
+    learnt: str = "leaf"
+
+
+# --- priors ----------------------------------------------------------------------------------
+def learnt_scheme(loss: dict[str, Any] | None) -> str:
+    """The prior scheme a training loss config teaches: ``flat`` and ``whce`` with leaf weights
+    balance the leaves; ``whce`` with node weights (the only kind before ``loss.weights``) the
+    sibling groups."""
+    loss = loss or {}
+    if loss.get("kind", "whce") == "flat":
+        return "leaf"
+    return str(loss.get("weights", "node"))
+
+
+def learnt_prior(taxonomy: Taxonomy, scheme: str) -> np.ndarray:
+    """The leaf prior (leaves in node order, sum 1) a class-weighted loss teaches: ``leaf`` uniform
+    over the leaves; ``node`` the product of 1 / (number of siblings) along each leaf's path."""
+    if scheme == "leaf":
+        return np.full(len(taxonomy.leaves), 1.0 / len(taxonomy.leaves))
+    if scheme != "node":
+        raise ValueError(f"unknown prior scheme {scheme!r}; use 'leaf' or 'node'")
+    n_sib = np.bincount(taxonomy.parent[1:], minlength=taxonomy.n_nodes)[taxonomy.parent[1:]]
+    log_share = np.zeros(taxonomy.n_nodes)
+    log_share[1:] = -np.log(n_sib)
+    p = np.exp(taxonomy.path_matrix.astype(np.float64) @ log_share)[taxonomy.leaves]
+    return p / p.sum()
+
+
+def shift_prior(marg: np.ndarray, taxonomy: Taxonomy, target: np.ndarray, learnt: np.ndarray) -> np.ndarray:
+    """Marginals ``(B, n_nodes)`` under another leaf prior: p'(leaf | x) ∝ p(leaf | x) target / learnt
+    (the label-shift correction of Saerens, Latinne & Decaestecker 2002), every internal node the sum
+    of its leaves. ``target`` and ``learnt``: one weight per leaf, leaves in node order (any scale)."""
+    w = np.asarray(target, np.float64) / np.sum(target) / (np.asarray(learnt, np.float64) / np.sum(learnt))
+    q = marg[:, taxonomy.leaves] * w
+    q /= q.sum(axis=1, keepdims=True)
+    leaves = np.zeros((len(marg), taxonomy.n_nodes))
+    leaves[:, taxonomy.leaves] = q
+    return leaves @ taxonomy.path_matrix.astype(np.float64)
 
 
 # --- batched inference ---------------------------------------------------------------------
@@ -165,7 +205,15 @@ def torch_classifier(model_path: str | Path, device: str = "cpu") -> Classifier:
         return out.double().cpu().numpy() * temp
 
     return Classifier(
-        model.taxonomy, model_feature_cfg(model), forward, "torch", model.feature_names, stepwise, logits, temp
+        model.taxonomy,
+        model_feature_cfg(model),
+        forward,
+        "torch",
+        model.feature_names,
+        stepwise,
+        logits,
+        temp,
+        learnt_scheme(model.hparams.get("loss")),
     )
 
 
@@ -219,4 +267,5 @@ def load_onnx_classifier(path: str | Path) -> Classifier:
         "onnx",
         feature_names=list(meta["feature_names"]),
         temperature=float(meta.get("temperature", 1.0)),
+        learnt=learnt_scheme(meta.get("loss")),
     )

@@ -56,6 +56,7 @@ def model_metadata(model: Any) -> dict[str, Any]:
         "static_names": list(hp["static_names"]),
         "preprocess": dict(hp["preprocess"]),
         "temperature": float(model.net.temperature),
+        "loss": dict(hp.get("loss") or {}),  # which prior the training taught (predict --prior)
     }
 
 

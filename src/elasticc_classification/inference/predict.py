@@ -37,7 +37,9 @@ from elasticc_classification.inference.classifier import (
     Classifier,
     batched,
     batched_steps,
+    learnt_prior,
     load_classifier,
+    shift_prior,
     window_ends,
 )
 from elasticc_classification.io.snana import METADATA_KEY
@@ -46,6 +48,22 @@ from elasticc_classification.io.sources import sources
 log = logging.getLogger(__name__)
 
 NO_OBSERVATION = "no usable observation"
+PRIORS = ("training", "published")
+
+
+def published_prior(tax: Taxonomy, source: str = "<model>") -> np.ndarray:
+    """The population prior per leaf (node order): the model taxonomy's ``prior``, or for a model
+    trained before taxonomies carried one, the default taxonomy's when the leaves are the same."""
+    prior = dict(tax.prior)
+    if not prior:
+        default = Taxonomy.load()
+        if sorted(default.leaf_names) != sorted(tax.leaf_names):
+            raise InputError(
+                f"{source}: its taxonomy has no 'prior' and other leaves than the default one; "
+                "add a 'prior' (relative numbers per leaf) to the taxonomy file and retrain, or use --prior training"
+            )
+        prior = dict(default.prior)
+    return np.array([prior[tax.nodes[i]] for i in tax.leaves], np.float64)
 
 
 def level_predictions(tax: Taxonomy, marg: np.ndarray) -> dict[str, np.ndarray]:
@@ -77,8 +95,11 @@ def predict_table(
     per_epoch: bool = False,
     batch_size: int = 1024,
     source: str = "<table>",
+    prior: np.ndarray | None = None,
 ) -> pa.Table:
-    """Probabilities and predicted classes of every object of converted ``table`` (see module doc)."""
+    """Probabilities and predicted classes of every object of converted ``table`` (see module doc);
+    ``prior`` (one weight per leaf, node order): the population the probabilities are for
+    (:func:`~elasticc_classification.inference.classifier.shift_prior`; None: the model's own)."""
     if "SNID" not in table.column_names:
         raise InputError(f"{source}: no SNID column; is this a converted ELAsTiCC table?")
     shard = build_shard(table, clf.feature_cfg, clf.taxonomy, require_labels=False, source=source, assign_splits=False)
@@ -123,6 +144,8 @@ def predict_table(
             "mjd": mjd,
             "n_obs": np.where(ok, epoch, 0),
         }
+    if prior is not None:
+        marg = shift_prior(marg, tax, prior, learnt_prior(tax, clf.learnt))
     # every node's column a slice of one float64 array (one conversion, not one per node)
     n_out = len(marg)
     flat = pa.array(np.ascontiguousarray(marg.T).reshape(-1), pa.float64())
@@ -146,16 +169,24 @@ def predict(
     per_epoch: bool = False,
     runtime: str = "torch",
     batch_size: int = 1024,
+    prior: str = "training",
 ) -> pa.Table:
-    """Classify every object of ``inputs`` (see :func:`~elasticc_classification.io.sources.sources`) and write one parquet ``out``."""
+    """Classify every object of ``inputs`` (see :func:`~elasticc_classification.io.sources.sources`) and write one parquet ``out``.
+
+    ``prior``: ``training`` (the model's probabilities: the balanced prior its loss taught) or
+    ``published`` (the same evidence under the ELAsTiCC2 training set's class proportions, the
+    taxonomy's ``prior``)."""
     if days is not None and not days >= 0:
         raise InputError(f"--days must be >= 0 days after the first detection, got {days}")
+    if prior not in PRIORS:
+        raise InputError(f"--prior must be one of {', '.join(PRIORS)}, got {prior!r}")
     if not inputs:
         raise InputError("no input given: give a HEAD/PHOT pair, a raw directory or parquet files")
     clf = load_classifier(model_path, runtime)
+    target = None if prior == "training" else published_prior(clf.taxonomy, str(model_path))
     tables = sources(inputs)
     parts = [
-        predict_table(clf, load(), days, per_epoch, batch_size, source=src) for src, load in tables
+        predict_table(clf, load(), days, per_epoch, batch_size, source=src, prior=target) for src, load in tables
     ]  # one table in memory at a time
     if len({p.schema.field("SNID").type for p in parts}) > 1:
         parts = [p.set_column(0, "SNID", p.column("SNID").cast(pa.string())) for p in parts]
@@ -165,6 +196,7 @@ def predict(
         "runtime": runtime,
         "days": days,
         "per_epoch": per_epoch,
+        "prior": prior,
         "inputs": [s for s, _ in tables],
     }
     result = result.replace_schema_metadata({METADATA_KEY: json.dumps(meta)})
