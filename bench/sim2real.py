@@ -8,7 +8,8 @@
    and runs ``nice -n 10 snakemake --cores N --configfile <config> --config results_dir=<workdir>/results``
    up to the evaluation's metrics.json (mock -> convert -> tensorize -> train -> calibrate -> evaluate).
    ``--model`` skips this and uses a model artifact already trained.
-2. ``elasticc-classification predict`` on each real model directory under ``--real``.
+2. ``elasticc-classification predict`` on each real model directory under ``--real``, with the model's
+   own (balanced) prior and with ``--prior published`` (the ELAsTiCC2 training set's class proportions).
 3. Prints, per real class, the fraction of objects whose prediction is right at each taxonomy level
    (level_1 Transient/Variable, level_2 e.g. SN or Fast, leaf), and the most frequent answers; with
    the model's own test-split figures (metrics.json) where the workflow ran.
@@ -82,15 +83,16 @@ def train(workdir: Path, config: Path, cores: int, from_head: bool = False) -> t
     return (model if model.exists() else results / "model" / "model.ckpt"), target
 
 
-def predict(model: Path, real: Path, workdir: Path, src: Path | None) -> dict[str, Path]:
-    """``elasticc-classification predict`` on every real model directory -> {model: parquet}."""
+def predict(model: Path, real: Path, workdir: Path, src: Path | None, prior: str = "training") -> dict[str, Path]:
+    """``elasticc-classification predict --prior PRIOR`` on every real model directory -> {model: parquet}."""
     out = {}
     env = dict(os.environ, PYTHONPATH=str(src)) if src else None
     cli = ["-c", "from elasticc_classification.cli import main; raise SystemExit(main())"]
     for d in sorted(p for p in real.iterdir() if p.is_dir()):
         name = d.name.split("_")[-1]
-        dest = workdir / f"predictions_{name}.parquet"
-        subprocess.run([sys.executable, *cli, "predict", str(model), str(d), str(dest)], check=True, env=env)
+        dest = workdir / f"predictions_{name}{'' if prior == 'training' else '_' + prior}.parquet"
+        cmd = [sys.executable, *cli, "predict", "--prior", prior, str(model), str(d), str(dest)]
+        subprocess.run(cmd, check=True, env=env)
         out[name] = dest
     return out
 
@@ -131,18 +133,23 @@ def main(argv: list[str] | None = None) -> int:
         args.model, metrics = train(args.workdir, args.config, args.cores, args.from_head)
         src = args.workdir / "wf" / "src"
     taxonomy = (args.workdir / "wf" if src else ROOT) / "config" / "taxonomy.yaml"
-    report: dict = {"model": str(args.model), "classes": {}}
-    for name, pred in predict(args.model, args.real, args.workdir, src).items():
-        report["classes"][name] = fractions(pred, ancestors(taxonomy, name))
+    report: dict = {"model": str(args.model)}
+    for prior, key in (("training", "classes"), ("published", "classes_published_prior")):
+        report[key] = {}
+        for name, pred in predict(args.model, args.real, args.workdir, src, prior).items():
+            report[key][name] = fractions(pred, ancestors(taxonomy, name))
     if metrics is not None and metrics.exists():
         report["test_split"] = json.loads(metrics.read_text())
-    for name, r in report["classes"].items():
-        print(f"\nreal {name}: {r['objects']} objects")
-        for level in [k for k in r if k != "objects"]:
-            v = r[level]
-            goal = GOALS.get(name, {}).get(level)
-            mark = "" if goal is None else (f"  goal >= {goal:.0%}: " + ("met" if v["fraction"] >= goal else "NOT met"))
-            print(f"  {level:8s} {v['true']:14s} {v['fraction']:6.1%}{mark}   answers {v['answers']}")
+    for key, title in (("classes", "the model's balanced prior"), ("classes_published_prior", "--prior published")):
+        print(f"\n== {title}")
+        for name, r in report[key].items():
+            print(f"real {name}: {r['objects']} objects")
+            for level in [k for k in r if k != "objects"]:
+                v = r[level]
+                goal = GOALS.get(name, {}).get(level)
+                met = "" if goal is None else ("met" if v["fraction"] >= goal else "NOT met")
+                mark = "" if goal is None else f"  goal >= {goal:.0%}: {met}"
+                print(f"  {level:8s} {v['true']:14s} {v['fraction']:6.1%}{mark}   answers {v['answers']}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=str) + "\n")
     return 0
