@@ -189,20 +189,17 @@ def reference_keep(flags, flux, err, keep, drop_no_detection):
     return kept, kept.index(det.index(True))
 
 
+FLAGS = st.sampled_from([0, 0, 0, DET, DET | 2048, 1024, 1024 | DET])  # PHOTFLAG of one observation
+
+
+def light_curves(*columns):
+    """1-8 light curves of 1-25 observations, each a tuple (PHOTFLAG, *one draw per column)."""
+    return st.lists(st.lists(st.tuples(FLAGS, *columns), min_size=1, max_size=25), min_size=1, max_size=8)
+
+
 @settings(max_examples=120, deadline=None)
 @given(
-    curves=st.lists(
-        st.lists(
-            st.tuples(
-                st.sampled_from([0, 0, 0, DET, DET | 2048, 1024, 1024 | DET]),
-                st.sampled_from([1.0, 1.0, 1.0, 1.0, np.nan, np.inf]),
-            ),
-            min_size=1,
-            max_size=25,
-        ),
-        min_size=1,
-        max_size=8,
-    ),
+    curves=light_curves(st.sampled_from([1.0, 1.0, 1.0, 1.0, np.nan, np.inf])),
     keep=st.sampled_from(["detection_window", "all"]),
     drop_no_detection=st.booleans(),
 )
@@ -247,18 +244,8 @@ def test_history_days_on_a_handmade_curve():
 
 @settings(max_examples=120, deadline=None)
 @given(
-    curves=st.lists(
-        st.lists(
-            st.tuples(
-                st.sampled_from([0, 0, 0, DET, DET | 2048, 1024, 1024 | DET]),
-                st.sampled_from([1.0, 1.0, 1.0, 1.0, np.nan]),
-                st.sampled_from([0.0, 0.02, 1.0, 3.0, 7.5, 40.0]),
-            ),
-            min_size=1,
-            max_size=25,
-        ),
-        min_size=1,
-        max_size=8,
+    curves=light_curves(
+        st.sampled_from([1.0, 1.0, 1.0, 1.0, np.nan]), st.sampled_from([0.0, 0.02, 1.0, 3.0, 7.5, 40.0])
     ),
     history_days=st.sampled_from([0.0, 0.5, 3.0, 10.0, 100.0]),
 )
