@@ -83,6 +83,21 @@ def test_artifacts_of_the_pre_network_layout_still_load(artifact, tmp_path):
     assert float(before.temperature) == pytest.approx(1.7)
 
 
+def test_artifacts_from_before_loss_weights_keep_their_node_weights(artifact, tmp_path):
+    """An artifact without ``loss.weights`` was trained with per-node weights: loading it must not
+    take today's default (``leaf``), or ``predict --prior`` would correct for the wrong prior."""
+    from elasticc_classification.inference.classifier import load_classifier
+
+    ck = torch.load(artifact, weights_only=True)
+    hp = dict(ck["hyper_parameters"])
+    assert load_model(artifact).hparams["loss"]["weights"] == "leaf"
+    hp["loss"] = {k: v for k, v in hp["loss"].items() if k != "weights"}
+    torch.save({**ck, "hyper_parameters": hp}, tmp_path / "old.ckpt")
+    assert load_model(tmp_path / "old.ckpt").hparams["loss"]["weights"] == "node"
+    assert load_classifier(tmp_path / "old.ckpt").learnt == "node"
+    assert load_classifier(artifact).learnt == "leaf"
+
+
 def test_torchscript_parity(artifact, tmp_path):
     model = load_model(artifact)
     out = tmp_path / "m.pt"

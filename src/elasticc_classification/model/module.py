@@ -134,9 +134,7 @@ class HierarchicalClassifier(L.LightningModule):
         cfg = self.hparams["loss"]
         if cfg["kind"] == "flat":
             return L_.flat_loss(logits, leaf, self.tree, self.node_weight)
-        return L_.whce_loss(
-            logits, leaf, self.tree, self.node_weight, alpha=cfg["alpha"], scheme=cfg.get("weights", "node")
-        )
+        return L_.whce_loss(logits, leaf, self.tree, self.node_weight, alpha=cfg["alpha"], scheme=cfg["weights"])
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
         logits = self(batch["x"], batch["lengths"], batch["static"], batch["lengths_cpu"])
@@ -237,6 +235,8 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Hi
             f"{path}: not a model artifact of this package (no state_dict/hyper_parameters); retrain with `elasticc-classification train`"
         )
     hp = dict(ckpt["hyper_parameters"])
+    # artifacts from before loss.weights were trained with per-node weights: keep that, not today's default
+    hp["loss"] = {"weights": "node", **dict(hp.get("loss") or {})}
     fmt = hp.get("artifact_format")
     if fmt != ARTIFACT_FORMAT:
         raise InputError(
