@@ -267,6 +267,18 @@ def _template_mag(P: dict, o: np.ndarray, t: np.ndarray, lam_rest: np.ndarray) -
     return -2.5 * np.log10(np.maximum(f, 1e-12)) + P["c"][o] * k
 
 
+def rest_mag(spec: Spec, P: dict, o: np.ndarray, t: np.ndarray, lam_rest: np.ndarray) -> np.ndarray:
+    """Absolute AB magnitude of transients ``P[...][o]`` at rest-frame days ``t`` from the peak and
+    rest-frame wavelengths ``lam_rest`` (Angstrom): light-curve shape plus colour (no distance, no dust)."""
+    if "stretch" in P:
+        return P["M"][o] + _template_mag(P, o, t, lam_rest)
+    lf = _transient_logflux(t, P, o, lam_rest)
+    T_late = spec.p.get("T_late", 5000.0)
+    temp = T_late + (P["T"][o] - T_late) * np.exp(-np.maximum(t, 0.0) / P["cool"][o])
+    colour = bb_colour(lam_rest, temp) + spec.p.get("uv", 1.5) * np.clip((4000.0 - lam_rest) / 1000.0, 0.0, None)
+    return P["M"][o] - lf / LN10_25 + colour
+
+
 def _transient_mag(spec: Spec, P: dict, o: np.ndarray, mjd: np.ndarray, band: np.ndarray, mwebv: np.ndarray):
     z1 = (1.0 + P["z"])[o]
     t = (mjd - P["t_ref"][o]) / z1
@@ -274,13 +286,7 @@ def _transient_mag(spec: Spec, P: dict, o: np.ndarray, mjd: np.ndarray, band: np
     # per object, then gathered to the observations (the same values, a fraction of the work)
     dm = distmod(np.maximum(P["z"], 1e-4))[o]
     kcorr = (2.5 * np.log10(1 + P["z"]))[o]
-    if "stretch" in P:
-        return P["M"][o] + _template_mag(P, o, t, lam_rest) + dm - kcorr + R_BAND[band] * mwebv[o]
-    lf = _transient_logflux(t, P, o, lam_rest)
-    T_late = spec.p.get("T_late", 5000.0)
-    temp = T_late + (P["T"][o] - T_late) * np.exp(-np.maximum(t, 0.0) / P["cool"][o])
-    colour = bb_colour(lam_rest, temp) + spec.p.get("uv", 1.5) * np.clip((4000.0 - lam_rest) / 1000.0, 0.0, None)
-    return P["M"][o] - lf / LN10_25 + colour + dm - kcorr + R_BAND[band] * mwebv[o]
+    return rest_mag(spec, P, o, t, lam_rest) + dm - kcorr + R_BAND[band] * mwebv[o]
 
 
 def _star_mag(P: dict, o: np.ndarray, band: np.ndarray, temp_key: str = "T_star") -> np.ndarray:

@@ -91,27 +91,33 @@ SPECS: dict[str, Spec] = {
         secmax=(0.25, 0.5),
         uv=2.0,
     ),
+    # 1991bg-like: faint, fast and red (Turatto et al. 1996, MNRAS 283, 1: (B-V)max 0.74, B declining
+    # 14.6 mag/100 d; Taubenberger et al. 2008, MNRAS 385, 75: rise ~13-15 d, dm15(B) 1.8-2.0). Rest
+    # frame (workflow_tests/test_mock_literature.py): B rise 12-16 d, dm15(B) 1.7-2.3, (B-V)max 0.5-0.7
     "SNIa-91bg": _sn(
         "NON1ASED",
         "91bg",
         rate=("POWERLAW", 1.5),
         z=(0.011, 1.2),
         M=(-17.6, 0.4),
-        rise=(2.5, 3.5),
-        fall=(9.0, 14.0),
-        T=(8000.0, 9500.0),
+        rise=(2.0, 2.6),
+        fall=(6.0, 9.0),
+        T=(5200.0, 6500.0),
         T_late=4200.0,
         cool=(6.0, 10.0),
         uv=2.5,
     ),
+    # SN 2002cx-like: M_V -14 to -18.5, hot photospheres, low velocities (Foley et al. 2013, ApJ 767, 57;
+    # Jha 2017, Handbook of Supernovae); rise ~15 d (Magee et al. 2016, A&A 589, A89). Rest frame: B rise
+    # 12-19 d, dm15(B) 1.2-1.9, (B-V)max 0.1-0.2
     "SNIax": _sn(
         "NON1ASED",
         "Iax",
         rate=("MD14",),
         z=(0.011, 1.5),
         M=(-16.8, 1.0),
-        rise=(3.0, 5.0),
-        fall=(14.0, 26.0),
+        rise=(2.0, 3.2),
+        fall=(7.0, 14.0),
         T=(8500.0, 11000.0),
         cool=(8.0, 14.0),
         uv=2.0,
@@ -234,6 +240,8 @@ SPECS: dict[str, Spec] = {
         cool=(20.0, 60.0),
         uv=1.0,
     ),
+    # Ca-rich gap transients: peak M -15 to -16.5, rise < 15 d, fast decline, red (Kasliwal et al. 2012,
+    # ApJ 755, 161; De et al. 2020, ApJ 905, 58). Rest frame: r rise 10-16 d, dm15(r) 0.5-1.2, g-r 0.2-0.6
     "CART": _sn(
         "NON1ASED",
         "CART",
@@ -241,8 +249,8 @@ SPECS: dict[str, Spec] = {
         trest=TREST_MOSFIT,
         z=(0.012, 1.4),
         M=(-15.6, 0.8),
-        rise=(4.0, 10.0),
-        fall=(30.0, 90.0),
+        rise=(1.6, 2.8),
+        fall=(10.0, 22.0),
         T=(5000.0, 7500.0),
         T_late=4000.0,
         cool=(20.0, 60.0),
