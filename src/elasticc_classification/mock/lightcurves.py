@@ -253,7 +253,7 @@ def _template_mag(P: dict, o: np.ndarray, t: np.ndarray, lam_rest: np.ndarray) -
     i0 = np.minimum(x.astype(np.int64), len(hsiao.PHASES) - 2)
     j0 = np.minimum(y.astype(np.int64), len(hsiao.WAVELENGTHS) - 2)
     fx, fy = x - i0, y - j0
-    F = hsiao.FNU
+    F = hsiao.FNU_BAND  # averaged over a broadband filter
     f = (F[i0, j0] * (1 - fy) + F[i0, j0 + 1] * fy) * (1 - fx) + (
         F[i0 + 1, j0] * (1 - fy) + F[i0 + 1, j0 + 1] * fy
     ) * fx
