@@ -123,11 +123,14 @@ SPECS: dict[str, Spec] = {
         uv=2.0,
     ),
     # Ib/c templates: the real SNIb files' true peak r - distance modulus is -17.1 (median of the detected)
-    # and its observed colours redder than a 9,000-12,000 K photosphere (true peak g - r 0.7 at z 0.24)
-    "SNIb-Templates": _sn("NON1ASED", "Ib", M=(-16.7, 0.5), T=(6500.0, 8500.0)),
-    "SNIb+HostXT_V19": _sn("NON1ASED", "Ib", M=(-17.6, 0.7), fall=(20.0, 38.0)),
-    "SNIc-Templates": _sn("NON1ASED", "Ic", M=(-16.8, 0.5), fall=(16.0, 30.0), T=(6500.0, 8500.0)),
-    "SNIc+HostXT_V19": _sn("NON1ASED", "Ic", M=(-17.7, 0.7), fall=(16.0, 30.0)),
+    # and its observed colours redder than a 9,000-12,000 K photosphere (true peak g - r 0.7 at z 0.24).
+    # Time scales of stripped-envelope SNe: r rise ~15-22 d, dm15(R) ~0.5-0.6 (Drout et al. 2011, ApJ 741,
+    # 97; Taddia et al. 2015, A&A 574, A60); rest frame here: r rise 14-25 d, dm15(r) 0.4-0.8. The real
+    # SNIb files agree: at a given redshift their detections span less time than the mock's did
+    "SNIb-Templates": _sn("NON1ASED", "Ib", M=(-16.7, 0.5), rise=(2.2, 4.2), fall=(13.0, 26.0), T=(6500.0, 8500.0)),
+    "SNIb+HostXT_V19": _sn("NON1ASED", "Ib", M=(-17.6, 0.7), rise=(2.2, 4.2), fall=(13.0, 26.0)),
+    "SNIc-Templates": _sn("NON1ASED", "Ic", M=(-16.8, 0.5), rise=(2.2, 4.2), fall=(12.0, 24.0), T=(6500.0, 8500.0)),
+    "SNIc+HostXT_V19": _sn("NON1ASED", "Ic", M=(-17.7, 0.7), rise=(2.2, 4.2), fall=(12.0, 24.0)),
     "SNIcBL+HostXT_V19": _sn(
         "NON1ASED", "Ic-BL", M=(-18.4, 0.6), rise=(2.5, 4.5), fall=(14.0, 24.0), T=(10000.0, 13000.0)
     ),
