@@ -4,8 +4,8 @@ No real ELAsTiCC2 files of these classes are at hand, so their light curves are 
 published properties cited in ``mock/models.py`` and docs/mock.md: rest-frame rise time, decline in
 the 15 days after the peak and colour at the peak, over a population drawn from each model's ranges.
 The rise time is measured from 1/20 of the peak flux (3.25 mag below) to the peak; magnitudes are
-monochromatic AB at B 4400, V 5500, g 4800, r 6200 Angstrom; (B-V) is converted to Vega (+0.11 mag)
-as the papers give it.
+AB at B 4400, V 5500, g 4800, r 6200 Angstrom (monochromatic for the blackbody models, the
+broadband-averaged template for SN Ia); (B-V) is converted to Vega (+0.11 mag) as the papers give it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from elasticc_classification.mock.models import SPECS
 
 VEGA_BV = 0.11  # (B-V)_Vega - (B-V)_AB
 T = np.arange(-80.0, 120.0, 0.1)  # rest-frame days from the peak
+STEPS_15D = 150  # grid steps in 15 days
 
 
 def _light_curves(model: str, lam: float, n: int = 200) -> np.ndarray:
@@ -29,11 +30,11 @@ def _light_curves(model: str, lam: float, n: int = 200) -> np.ndarray:
 
 def _rise_decline(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(index of the peak, rise time from 3.25 mag below the peak in days, decline over 15 days in mag)."""
-    n = len(m)
+    rows = np.arange(len(m))
     i = m.argmin(1)
-    peak = m[np.arange(n), i]
+    peak = m[rows, i]
     first = np.argmax(m < peak[:, None] + 3.25, axis=1)
-    after = np.array([np.interp(T[i[k]] + 15.0, T, m[k]) for k in range(n)])
+    after = m[rows, np.minimum(i + STEPS_15D, len(T) - 1)]
     return i, T[i] - T[first], after - peak
 
 
