@@ -74,6 +74,37 @@ def test_sn_like_models_match_their_sources(model: str) -> None:
         assert lo <= med <= hi, f"{model}: median {name} {med:.2f} outside the literature's {lo}-{hi}"
 
 
+def _rise_to_max(m: np.ndarray) -> np.ndarray:
+    """Days from 1/20 of the peak flux to the end of the rise, where brightening slows below 0.01 mag/d
+    (the maximum as Gonzalez-Gaitan et al. 2015 define it for SNe II, whose red bands keep creeping up)."""
+    peak = m.min(1)
+    first = np.argmax(m < peak[:, None] + 3.25, axis=1)
+    slow = (np.arange(m.shape[1])[None, :] > first[:, None]) & (np.gradient(m, T, axis=1) > -0.01)
+    return T[np.argmax(slow, axis=1)] - T[first]
+
+
+@pytest.mark.parametrize("model", ["SNII-NMF", "SNII-Templates", "SNII+HostXT_V19"])
+def test_sn_ii_rise_like_gonzalez_gaitan_2015(model: str) -> None:
+    """SNe II rise in a median 7.5 d in rest-frame g (Gonzalez-Gaitan et al. 2015, MNRAS 451, 2212:
+    223 SDSS and SNLS SNe II). The mock's took 16 d before this check."""
+    med = float(np.median(_rise_to_max(_light_curves(model, 4800.0))))
+    assert 5.0 <= med <= 10.0, f"{model}: median g rise {med:.1f} d, literature 7.5 d"
+
+
+@pytest.mark.parametrize("model", ["SNIIn-MOSFIT", "SNIIn+HostXT_V19"])
+def test_sn_iin_rise_and_decline_like_nyholm_2020(model: str) -> None:
+    """SNe IIn (PTF, Nyholm et al. 2020, A&A 637, A73): fast and slow risers at 20 +- 6 d and 50 +- 11 d,
+    post-peak r declines 0.013 +- 0.006 and 0.040 +- 0.010 mag/d. Before this check the mock's rose in a
+    median 51-64 d and declined at 0.007-0.010 mag/d."""
+    m = _light_curves(model, 6200.0)
+    rise = float(np.median(_rise_to_max(m)))
+    rows, i = np.arange(len(m)), m.argmin(1)
+    later = [m[rows, np.minimum(i + 10 * d, len(T) - 1)] for d in (10, 60)]  # 10 and 60 d after the peak
+    decline = float(np.median((later[1] - later[0]) / 50.0))
+    assert 20.0 <= rise <= 40.0, f"{model}: median rise {rise:.1f} d, literature 20 +- 6 / 50 +- 11 d"
+    assert 0.013 <= decline <= 0.040, f"{model}: median decline {decline:.4f} mag/d, literature 0.013-0.040"
+
+
 def test_sn_like_models_are_faster_than_the_ibc_templates() -> None:
     """91bg, SN Iax and Ca-rich transients rise faster than the SNIb/c templates, as in their sources;
     before these sources were used, the mock's CART rose in ~46 d and the SNIb templates in ~28 d."""
