@@ -105,6 +105,13 @@ def test_sn_iin_rise_and_decline_like_nyholm_2020(model: str) -> None:
     assert 0.013 <= decline <= 0.040, f"{model}: median decline {decline:.4f} mag/d, literature 0.013-0.040"
 
 
+def test_slsn_rise_like_chen_2023() -> None:
+    """SLSNe-I rise in 42 +- 18 rest-frame days (78 ZTF events, Chen et al. 2023, ApJ 943, 41); the mock's
+    took ~67 d before this check (77 d to the peak)."""
+    med = float(np.median(_rise_to_max(_light_curves("SLSN-I+host", 4800.0))))
+    assert 25.0 <= med <= 60.0, f"median g rise {med:.1f} d, literature 42 +- 18 d"
+
+
 def test_sn_like_models_are_faster_than_the_ibc_templates() -> None:
     """91bg, SN Iax and Ca-rich transients rise faster than the SNIb/c templates, as in their sources;
     before these sources were used, the mock's CART rose in ~46 d and the SNIb templates in ~28 d."""

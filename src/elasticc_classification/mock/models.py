@@ -207,6 +207,7 @@ SPECS: dict[str, Spec] = {
         uv=1.0,
     ),
     "SNIIb+HostXT_V19": _sn("NON1ASED", "IIb", z=(0.011, 1.8), M=(-17.3, 0.7), fall=(18.0, 32.0), bump=(0.3, 0.9)),
+    # SLSNe-I (ZTF phase I, Chen et al. 2023, ApJ 943, 41): rest-frame rise 42 +- 18 d, peak M_g median -21.5
     "SLSN-I+host": _sn(
         "NON1ASED",
         "SLSN-I",
@@ -214,7 +215,7 @@ SPECS: dict[str, Spec] = {
         trest=TREST_MOSFIT,
         z=(0.02, 2.95),
         M=(-21.4, 0.7),
-        rise=(8.0, 18.0),
+        rise=(5.0, 12.0),
         fall=(35.0, 90.0),
         T=(13000.0, 18000.0),
         T_late=7000.0,
