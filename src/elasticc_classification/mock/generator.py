@@ -314,6 +314,8 @@ def build_tables(model: str, chunk: int, objs: Objects | None, n: int, seed: int
     if n == 0 or objs is None:
         return head, schema.empty_table(schema.PHOT_COLUMNS, 0)
     nobs = objs.nobs
+    rows = int(nobs.sum()) + n
+    phot = schema.empty_table(schema.PHOT_COLUMNS, rows, skip=frozenset(objs.phot))
     names = set(head.dtype.names or ())
     for k, v in objs.head.items():
         if k in names:
@@ -327,33 +329,15 @@ def build_tables(model: str, chunk: int, objs: Objects | None, n: int, seed: int
     head["SIM_MODEL_INDEX"] = spec.sim_model_index
     head["SIM_TYPE_INDEX"] = MODELS[model]
     head["SIM_TYPE_NAME"] = spec.type_name.encode()
-    return head, _phot_table(objs.phot, start + nobs)
-
-
-_BLOCK_ROWS = 1 << 15  # PHOT rows written at a time (~3 MB: the block stays in cache for all its columns)
-
-
-def _phot_table(phot: dict[str, np.ndarray], sep: np.ndarray) -> np.ndarray:
-    """The PHOT table: the rows of ``phot`` (object-major) with a separator row at the rows ``sep``,
-    every other column at its fill value. Written block by block, so that each block's memory is
-    touched once for all its columns rather than once per column (~3x faster on ~1e6 rows)."""
-    rows = len(next(iter(phot.values()))) + len(sep)
-    fill = schema.empty_table(schema.PHOT_COLUMNS, 1, skip=frozenset(phot))[0]
-    separator = schema.empty_table(schema.PHOT_COLUMNS, 1)
-    for k, value in schema.SEPARATOR_ROW.items():
-        separator[k] = value.encode() if isinstance(value, str) else value
+    sep = start + nobs
     is_obs = np.ones(rows, dtype=bool)
     is_obs[sep] = False
-    before = np.concatenate([[0], np.cumsum(is_obs)])  # observations before each row
-    out = np.empty(rows, dtype=fill.dtype)
-    for a in range(0, rows, _BLOCK_ROWS):
-        b = min(a + _BLOCK_ROWS, rows)
-        block, obs = out[a:b], is_obs[a:b]
-        block[...] = fill
-        block[~obs] = separator[0]
-        for k, v in phot.items():
-            block[k][obs] = v[before[a] : before[b]]
-    return out
+    obs_rows = np.flatnonzero(is_obs)
+    for k, v in objs.phot.items():
+        phot[k][obs_rows] = v
+    for k, fill in schema.SEPARATOR_ROW.items():
+        phot[k][sep] = fill.encode() if isinstance(fill, str) else fill
+    return head, phot
 
 
 def write_tables(
