@@ -28,12 +28,17 @@ def _light_curves(model: str, lam: float, n: int = 200) -> np.ndarray:
     return rest_mag(spec, P, o, np.tile(T, n), np.full(o.shape, lam)).reshape(n, -1)
 
 
+def _first_light(m: np.ndarray) -> np.ndarray:
+    """Index where each light curve first reaches 1/20 of its peak flux (3.25 mag below the peak)."""
+    return np.argmax(m < m.min(1)[:, None] + 3.25, axis=1)
+
+
 def _rise_decline(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(index of the peak, rise time from 3.25 mag below the peak in days, decline over 15 days in mag)."""
     rows = np.arange(len(m))
     i = m.argmin(1)
     peak = m[rows, i]
-    first = np.argmax(m < peak[:, None] + 3.25, axis=1)
+    first = _first_light(m)
     after = m[rows, np.minimum(i + STEPS_15D, len(T) - 1)]
     return i, T[i] - T[first], after - peak
 
@@ -77,8 +82,7 @@ def test_sn_like_models_match_their_sources(model: str) -> None:
 def _rise_to_max(m: np.ndarray) -> np.ndarray:
     """Days from 1/20 of the peak flux to the end of the rise, where brightening slows below 0.01 mag/d
     (the maximum as Gonzalez-Gaitan et al. 2015 define it for SNe II, whose red bands keep creeping up)."""
-    peak = m.min(1)
-    first = np.argmax(m < peak[:, None] + 3.25, axis=1)
+    first = _first_light(m)
     slow = (np.arange(m.shape[1])[None, :] > first[:, None]) & (np.gradient(m, T, axis=1) > -0.01)
     return T[np.argmax(slow, axis=1)] - T[first]
 
