@@ -53,6 +53,7 @@ class Spec:
 
 
 SNII_RISE = (0.6, 1.8)  # e-folding of the SN II rise (d): see SNII-NMF
+SE_RISE = (2.2, 4.2)  # rise of the stripped-envelope (Ib/c) models (d): see SNIb-Templates
 
 
 def _sn(
@@ -130,10 +131,10 @@ SPECS: dict[str, Spec] = {
     # Time scales of stripped-envelope SNe: r rise ~15-22 d, dm15(R) ~0.5-0.6 (Drout et al. 2011, ApJ 741,
     # 97; Taddia et al. 2015, A&A 574, A60); rest frame here: r rise 14-25 d, dm15(r) 0.4-0.8. The real
     # SNIb files agree: at a given redshift their detections span less time than the mock's did
-    "SNIb-Templates": _sn("NON1ASED", "Ib", M=(-16.7, 0.5), rise=(2.2, 4.2), fall=(13.0, 26.0), T=(6500.0, 8500.0)),
-    "SNIb+HostXT_V19": _sn("NON1ASED", "Ib", M=(-17.6, 0.7), rise=(2.2, 4.2), fall=(13.0, 26.0)),
-    "SNIc-Templates": _sn("NON1ASED", "Ic", M=(-16.8, 0.5), rise=(2.2, 4.2), fall=(12.0, 24.0), T=(6500.0, 8500.0)),
-    "SNIc+HostXT_V19": _sn("NON1ASED", "Ic", M=(-17.7, 0.7), rise=(2.2, 4.2), fall=(12.0, 24.0)),
+    "SNIb-Templates": _sn("NON1ASED", "Ib", M=(-16.7, 0.5), rise=SE_RISE, fall=(13.0, 26.0), T=(6500.0, 8500.0)),
+    "SNIb+HostXT_V19": _sn("NON1ASED", "Ib", M=(-17.6, 0.7), rise=SE_RISE, fall=(13.0, 26.0)),
+    "SNIc-Templates": _sn("NON1ASED", "Ic", M=(-16.8, 0.5), rise=SE_RISE, fall=(12.0, 24.0), T=(6500.0, 8500.0)),
+    "SNIc+HostXT_V19": _sn("NON1ASED", "Ic", M=(-17.7, 0.7), rise=SE_RISE, fall=(12.0, 24.0)),
     "SNIcBL+HostXT_V19": _sn(
         "NON1ASED", "Ic-BL", M=(-18.4, 0.6), rise=(2.5, 4.5), fall=(14.0, 24.0), T=(10000.0, 13000.0)
     ),
