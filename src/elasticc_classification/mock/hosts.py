@@ -3,7 +3,7 @@
 Luminosities, colours, magnitude errors, sizes, shapes and spec-z presence are fitted to the 140
 real SNIb hosts of ``../shared/realdata`` (the realism report, docs/mock.md); every extragalactic
 model shares them (the facts do not say how ELAsTiCC2's host library differs by class). A host has
-an absolute r magnitude ~ N(-19.6, 1.6); apparent magnitudes follow the distance modulus with
+an absolute r magnitude ~ N(-20.1, 1.4); apparent magnitudes follow the distance modulus with
 colours that redden with redshift, a colour type (blue star-forming .. red) and the measurement
 noise of the magnitude errors; photo-z scatter grows with (1+z) and host faintness, with 8 %
 catastrophic outliers. Supernovae sit in an exponential disk (Freeman 1970; core-collapse SNe
@@ -70,7 +70,7 @@ def host_columns(
     sig_rep = zp * rng.normal(1.0, 0.07, n)
     specz = h & (rng.random(n) < np.interp(mag[:, 2], _SPECZ_MAG, _SPECZ_P))
     zs = z + rng.normal(0.0, 0.0003, n)
-    # half-light radius (arcsec), R ~ L^0.25; real SNIb files: HOSTGAL_SNSEP 10/25/50/75/90 % 0.07/0.20/0.52/0.88/1.91"
+    # half-light radius (arcsec), R ~ L^0.25 (9.5 / (mu - 30)^1.2 at M_r = -19.6); real SNIb files: HOSTGAL_SNSEP 10/25/50/75/90 % 0.07/0.20/0.52/0.88/1.91"
     r_e = np.clip(
         9.5 / np.maximum(mu - 30.0, 1.0) ** 1.2 * rng.lognormal(0.0, 0.65, n) * 10 ** (-0.1 * (M_r + 19.6)), 0.2, 15.0
     )
