@@ -69,8 +69,8 @@ QUANTITIES: dict[str, tuple[str, bool]] = {
     "HOSTGAL_PHOTOZ": ("HOSTGAL_PHOTOZ (sentinel -> -1)", False),
     "HOSTGAL_PHOTOZ_ERR": ("HOSTGAL_PHOTOZ_ERR (sentinel -> -1)", False),
     "has_specz": ("HOSTGAL_SPECZ present", False),
-    **{f"HOSTGAL_MAG_{b}": (f"HOSTGAL_MAG_{b} (sentinel -> 35)", False) for b in "ugrizY"},
-    **{f"host_{a}_{b}": (f"host colour {a} - {b} (mag; 0 without a host)", False) for a, b in zip("ugriz", "grizY")},
+    **{f"HOSTGAL_MAG_{b}": (f"HOSTGAL_MAG_{b} (sentinel -> 35)", False) for b in BANDS},
+    **{f"host_{a}_{b}": (f"host colour {a} - {b} (mag; 0 without a host)", False) for a, b in zip(BANDS, BANDS[1:])},
     "HOSTGAL_SNSEP": ("HOSTGAL_SNSEP (arcsec, sentinel -> -1)", False),
     "HOSTGAL_ELLIPTICITY": ("HOSTGAL_ELLIPTICITY (sentinel -> -1)", False),
     "abs_b": ("|Galactic latitude| (deg)", False),
@@ -179,7 +179,7 @@ def quantities(table: pa.Table) -> dict[str, np.ndarray]:
         ("REDSHIFT_HELIO", -1.0),
         ("HOSTGAL_PHOTOZ", -1.0),
         ("HOSTGAL_PHOTOZ_ERR", -1.0),
-        *((f"HOSTGAL_MAG_{b}", 35.0) for b in "ugrizY"),
+        *((f"HOSTGAL_MAG_{b}", 35.0) for b in BANDS),
         ("HOSTGAL_SNSEP", -1.0),
         ("HOSTGAL_ELLIPTICITY", -1.0),
         ("DEC", None),
@@ -193,7 +193,7 @@ def quantities(table: pa.Table) -> dict[str, np.ndarray]:
         if fill is not None:
             v = np.where(np.isin(v, SENTINELS) | ~np.isfinite(v), fill, v)
         q[col] = v
-    for a, b in zip("ugriz", "grizY"):
+    for a, b in zip(BANDS, BANDS[1:]):
         if f"HOSTGAL_MAG_{a}" in q and f"HOSTGAL_MAG_{b}" in q:
             ma, mb = q[f"HOSTGAL_MAG_{a}"], q[f"HOSTGAL_MAG_{b}"]
             q[f"host_{a}_{b}"] = np.where((ma < 35.0) & (mb < 35.0), ma - mb, 0.0)
